@@ -1,0 +1,167 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The event loop: ready queue, timers, I/O polling (libuv), exception
+// handler. ≙ Lib/asyncio/events.py and base_events.py
+#ifndef ASYNCIO_EVENTS_HPP
+#define ASYNCIO_EVENTS_HPP
+
+#include <asyncio/detail/fwd.hpp>
+#include <asyncio/detail/loop_core.hpp>
+#include <asyncio/exceptions.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace asyncio {
+
+
+namespace detail {
+class HandleState;
+class FutureCore;
+}  // namespace detail
+
+/// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
+/// reference; dropping it does not cancel the call.
+class Handle {
+ public:
+  Handle() noexcept = default;
+  Handle(const Handle& o) noexcept;
+  Handle& operator=(const Handle& o) noexcept;
+  Handle(Handle&& o) noexcept;
+  Handle& operator=(Handle&& o) noexcept;
+  ~Handle();
+
+  /// Prevents the call if it has not run yet. Never throws.
+  void cancel() noexcept;
+  /// True once cancel() was called.
+  bool cancelled() const noexcept;
+
+ protected:
+  explicit Handle(detail::HandleState* s) noexcept : s_(s) {}
+  detail::HandleState* s_ = nullptr;
+  friend class EventLoop;
+};
+
+/// A callback scheduled with call_later/call_at (≙ asyncio.TimerHandle).
+class TimerHandle : public Handle {
+ public:
+  TimerHandle() noexcept = default;
+  /// The loop time at which the callback is due.
+  double when() const noexcept;
+
+ private:
+  using Handle::Handle;
+  friend class EventLoop;
+};
+
+/// What the exception handler receives (≙ the `context` dict).
+struct ExceptionContext {
+  std::string message;           ///< always set
+  std::exception_ptr exception;  ///< may be null
+  std::string task;              ///< repr of the task concerned, if any
+  std::string future;            ///< repr of the future concerned, if any
+  std::string handle;            ///< repr of the callback handle, if any
+  const void* source = nullptr;  ///< identity of that task/future (TaskRef::native())
+};
+
+class EventLoop;
+/// `handler(loop, context)`, as loop.set_exception_handler() takes.
+using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+/// How to build a loop.
+struct LoopOptions {
+  /// CPython's TestLoop: when nothing is ready, time() jumps to the next
+  /// timer instead of waiting, so timeouts in tests are exact and instant.
+  bool virtual_time = false;
+};
+
+/// An asyncio event loop. One per thread may run at a time; it is not
+/// thread-safe except for call_soon_threadsafe(). Scheduling follows CPython
+/// (spec §0.3): each pass polls I/O, queues due timers, then runs exactly
+/// the callbacks that were ready when the pass began.
+class EventLoop {
+ public:
+  EventLoop();
+  explicit EventLoop(LoopOptions options);
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  /// Closes the loop if needed. Must not be destroyed while running.
+  ~EventLoop();
+
+  /// Schedules `cb` to run on the next pass, after what is already queued.
+  /// Throws RuntimeError("Event loop is closed") after close().
+  Handle call_soon(std::function<void()> cb);
+  /// Thread-safe call_soon that also wakes the loop. The only member that
+  /// may be called from another thread.
+  Handle call_soon_threadsafe(std::function<void()> cb);
+  /// Schedules `cb` at time() + delay (seconds; negative means now).
+  TimerHandle call_later(double delay, std::function<void()> cb);
+  template <class Rep, class Period>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, std::function<void()> cb) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::move(cb));
+  }
+  /// Schedules `cb` at loop time `when`. Timers with equal times run FIFO.
+  TimerHandle call_at(double when, std::function<void()> cb);
+  /// The loop's monotonic clock in seconds (virtual under virtual_time).
+  double time() const noexcept;
+
+  /// Wraps `coro` in a Task of this loop and schedules its first step.
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, std::string name = {});
+  /// A new pending Future of this loop.
+  template <class T = void>
+  Future<T> create_future();
+
+  /// Runs until `fut` is done and returns its result (rethrows its
+  /// exception). RuntimeError("Event loop stopped before Future
+  /// completed.") if stop() came first.
+  template <class T>
+  decltype(auto) run_until_complete(const Future<T>& fut);
+  template <class T>
+  decltype(auto) run_until_complete(const Task<T>& task);
+  /// Runs `coro` as a task; returns its value (moved out).
+  template <class T>
+  T run_until_complete(Coroutine<T> coro);
+  /// Runs passes until stop() is called.
+  void run_forever();
+  /// Makes run_forever() return after the current pass.
+  void stop() noexcept;
+  /// Closes the loop: drops queued callbacks and timers, reports and
+  /// releases tasks still pending ("Task was destroyed but it is
+  /// pending!"). Idempotent. RuntimeError if running.
+  void close();
+  bool is_running() const noexcept;
+  bool is_closed() const noexcept;
+
+  /// Replaces the exception handler; an empty function restores the default.
+  void set_exception_handler(ExceptionHandler handler);
+  /// The default handler: one message on stderr.
+  void default_exception_handler(const ExceptionContext& context);
+  /// Calls the installed handler (exceptions it throws are reported by the
+  /// default handler and dropped).
+  void call_exception_handler(const ExceptionContext& context) noexcept;
+
+  /// Runs one pass of the loop (CPython's _run_once). For tests.
+  void run_once();
+
+  detail::LoopCore& core() noexcept { return *core_; }
+
+ private:
+  struct Impl;
+  void check_closed() const;
+  void run_until_done(detail::FutureCore& f);
+  detail::LoopCore* core_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The loop running in this thread. Throws RuntimeError("no running event
+/// loop") when none is.
+EventLoop& get_running_loop();
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_EVENTS_HPP

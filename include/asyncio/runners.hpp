@@ -1,0 +1,73 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// run() and Runner: own a loop for the length of a program. ≙ Lib/asyncio/runners.py
+#ifndef ASYNCIO_RUNNERS_HPP
+#define ASYNCIO_RUNNERS_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
+#include <asyncio/tasks.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace asyncio {
+
+/// A loop for several top-level run() calls (≙ asyncio.Runner). The loop is
+/// created lazily; close() (also run by the destructor) cancels the tasks
+/// left over, waits for them, reports any that failed ("unhandled
+/// exception during asyncio.run() shutdown"), and closes the loop.
+class Runner {
+ public:
+  Runner() = default;
+  explicit Runner(LoopOptions options) : options_(options) {}
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+  ~Runner();
+
+  /// Runs `coro` as a task until it completes; gives its value or rethrows
+  /// its exception. RuntimeError("Runner.run() cannot be called from a
+  /// running event loop") inside a loop; RuntimeError("Runner is closed")
+  /// after close().
+  template <class T>
+  T run(Coroutine<T> coro) {
+    EventLoop& loop = prepare_run();
+    return loop.run_until_complete(std::move(coro));
+  }
+  /// Shuts down as described above. Idempotent.
+  void close();
+  /// The loop, created on first use. RuntimeError("Runner is closed").
+  EventLoop& get_loop();
+
+ private:
+  EventLoop& prepare_run();
+  enum class State { created, initialized, closed };
+  State state_ = State::created;
+  LoopOptions options_;
+  std::unique_ptr<EventLoop> loop_;
+};
+
+[[noreturn]] void throw_run_nested();
+bool loop_running_in_this_thread() noexcept;
+
+/// Runs `main` on a new loop and returns its value or rethrows its
+/// exception (≙ asyncio.run). Leftover tasks are cancelled and awaited
+/// before the loop is closed. RuntimeError("asyncio.run() cannot be called
+/// from a running event loop") when a loop already runs in this thread.
+template <class T>
+T run(Coroutine<T> main) {
+  if (loop_running_in_this_thread()) throw_run_nested();
+  Runner runner;
+  if constexpr (std::is_void_v<T>) {
+    runner.run(std::move(main));
+    runner.close();
+  } else {
+    T value = runner.run(std::move(main));
+    runner.close();
+    return value;
+  }
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_RUNNERS_HPP

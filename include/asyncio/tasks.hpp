@@ -1,0 +1,148 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Task<T>: a Future that drives a Coroutine. ≙ Lib/asyncio/tasks.py
+// (sleep and gather, also in tasks.py, have headers of their own.)
+#ifndef ASYNCIO_TASKS_HPP
+#define ASYNCIO_TASKS_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
+#include <asyncio/futures.hpp>
+
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+/// An untyped reference to a task: what current_task() and all_tasks()
+/// give, and the base of Task<T>. Compares equal to the Task<T> it refers to.
+class TaskRef : public detail::CoreRef<detail::TaskCore> {
+ public:
+  TaskRef() noexcept = default;
+
+  /// Number of pending cancellation requests: cancel() calls minus
+  /// uncancel() calls. Not reset when the task finishes.
+  int cancelling() const noexcept { return p_->cancelling(); }
+  /// Decrements cancelling() (never below 0) and returns it; at 0 a
+  /// cancellation not yet delivered is withdrawn.
+  int uncancel() noexcept { return p_->uncancel(); }
+  /// The name: the one given to create_task, or `Task-<N>`.
+  std::string get_name() const { return p_->get_name(); }
+  void set_name(std::string name) { p_->set_name(std::move(name)); }
+  template <class V>
+    requires std::is_arithmetic_v<V>
+  void set_name(V v) {
+    set_name(std::to_string(v));
+  }
+  /// Always RuntimeError("Task does not support set_result operation").
+  template <class... A>
+  [[noreturn]] void set_result(A&&...) const {
+    unsupported("set_result");
+  }
+  /// Always RuntimeError("Task does not support set_exception operation").
+  template <class E>
+  [[noreturn]] void set_exception(E&&) const {
+    unsupported("set_exception");
+  }
+  /// `<Task finished name='Task-1'>`, as CPython's repr.
+  std::string repr() const { return p_->repr(); }
+
+  detail::TaskCore* core() const noexcept { return p_; }
+  /// Adopts one reference.
+  explicit TaskRef(detail::TaskCore* p) noexcept : CoreRef(p) {}
+
+ private:
+  [[noreturn]] static void unsupported(const char* what);
+};
+
+/// A scheduled coroutine (≙ asyncio.Task): eager, shared, awaitable any
+/// number of times by any number of tasks, each time giving a reference to
+/// the same stored result (or rethrowing the same exception object). The
+/// loop keeps a pending task alive: dropping every Task handle never stops
+/// or leaks it.
+template <class T>
+class Task : public TaskRef {
+ public:
+  using value_type = T;
+  Task() noexcept = default;
+
+  /// The result. InvalidStateError("Result is not set.") while pending,
+  /// CancelledError if cancelled, else the coroutine's exception.
+  std::add_lvalue_reference_t<T> result() const {
+    p_->check_result();
+    return state()->value();
+  }
+  /// Registers `fn(task)` to run through the loop when the task is done.
+  CallbackId add_done_callback(std::function<void(Task<T>)> fn) {
+    return add_user_callback<Task<T>>(std::move(fn));
+  }
+  /// Suspends until the task is done (at once if it is); gives result().
+  auto operator co_await() const noexcept {
+    auto* s = state();
+    return detail::FutureAwaiter(s, [s]() -> decltype(auto) { return s->value(); });
+  }
+
+  detail::Promise<T>* state() const noexcept { return static_cast<detail::Promise<T>*>(p_); }
+  /// Adopts one reference.
+  explicit Task(detail::Promise<T>* p) noexcept : TaskRef(p) {}
+};
+
+namespace detail {
+LoopCore& running_core();
+}
+
+/// Wraps `coro` in a Task on the running loop and schedules its first step
+/// (the body starts on a later pass, after the caller suspends). Throws
+/// RuntimeError("no running event loop") outside a loop.
+template <class T>
+Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
+  return detail::running_core().owner->create_task(std::move(coro), std::move(name));
+}
+
+/// The task running now; empty when called from a plain callback. Throws
+/// RuntimeError("no running event loop") outside a loop.
+TaskRef current_task();
+/// The task running now on `loop` (empty if none); works on an idle loop.
+TaskRef current_task(EventLoop& loop);
+/// The tasks of the running loop that are not done, the current one included.
+std::vector<TaskRef> all_tasks();
+std::vector<TaskRef> all_tasks(EventLoop& loop);
+
+[[noreturn]] void throw_empty_coroutine();
+
+template <class T>
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
+  check_closed();
+  auto h = coro.release();
+  if (!h) throw_empty_coroutine();
+  h.promise().start(core_, h, std::move(name));
+  return Task<T>(&h.promise());
+}
+
+template <class T>
+decltype(auto) EventLoop::run_until_complete(const Future<T>& fut) {
+  run_until_done(*fut.state());
+  return fut.result();
+}
+
+template <class T>
+decltype(auto) EventLoop::run_until_complete(const Task<T>& task) {
+  run_until_done(*task.state());
+  return task.result();
+}
+
+template <class T>
+T EventLoop::run_until_complete(Coroutine<T> coro) {
+  Task<T> task = create_task(std::move(coro));
+  run_until_done(*task.state());
+  if constexpr (std::is_void_v<T>)
+    task.result();
+  else
+    return std::move(task.result());
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_TASKS_HPP

@@ -1,0 +1,419 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The event loop proper. ≙ Lib/asyncio/base_events.py (BaseEventLoop)
+#include <asyncio/events.hpp>
+
+#include <asyncio/futures.hpp>
+#include <asyncio/tasks.hpp>
+
+#include "detail/report.hpp"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <vector>
+
+namespace asyncio {
+
+namespace detail {
+
+/// A callback scheduled by call_soon / call_later / call_at. Counted: the
+/// Handle objects, plus the queue or timer heap that holds it.
+class HandleState final : public ReadyNode {
+ public:
+  explicit HandleState(LoopCore* loop, std::function<void()> cb, double when = 0)
+      : cb(std::move(cb)), loop(loop), when(when) {}
+
+  void run_ready(bool discard) noexcept override {
+    if (!discard && !cancelled) {
+      try {
+        cb();
+      } catch (...) {
+        report_callback_error(loop, std::current_exception());
+      }
+    }
+    decref();
+  }
+  void incref() noexcept { ++refs; }
+  void decref() noexcept {
+    if (--refs == 0) delete this;
+  }
+
+  std::function<void()> cb;
+  LoopCore* loop;  // null once the loop has let go of it
+  double when;
+  std::uint64_t seq = 0;
+  std::uint32_t refs = 1;
+  bool cancelled = false;
+  bool in_heap = false;
+  std::size_t* cancelled_in_heap = nullptr;
+};
+
+void print_context(const ExceptionContext& ctx) noexcept {
+  try {
+    std::string text = ctx.message;
+    if (!ctx.task.empty()) text += "\ntask: " + ctx.task;
+    if (!ctx.future.empty()) text += "\nfuture: " + ctx.future;
+    if (!ctx.handle.empty()) text += "\nhandle: " + ctx.handle;
+    if (ctx.exception) text += "\nexception: " + describe(ctx.exception);
+    std::fprintf(stderr, "%s\n", text.c_str());
+  } catch (...) {
+    std::fprintf(stderr, "%s\n", ctx.message.c_str());
+  }
+}
+
+void report(LoopCore* loop, const ExceptionContext& ctx) noexcept {
+  if (loop && loop->owner)
+    loop->owner->call_exception_handler(ctx);
+  else
+    print_context(ctx);
+}
+
+void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string handle) noexcept {
+  if (classify(e) == ExceptionKind::fatal) {
+    if (loop) loop->fatal = e;
+    return;
+  }
+  ExceptionContext ctx;
+  try {
+    ctx.message = "Exception in callback " + handle;
+    ctx.handle = handle;
+  } catch (...) {
+  }
+  ctx.exception = std::move(e);
+  report(loop, ctx);
+}
+
+}  // namespace detail
+
+using detail::HandleState;
+
+// ---- Handle -------------------------------------------------------------
+
+Handle::Handle(const Handle& o) noexcept : s_(o.s_) {
+  if (s_) s_->incref();
+}
+Handle& Handle::operator=(const Handle& o) noexcept {
+  Handle copy(o);
+  std::swap(s_, copy.s_);
+  return *this;
+}
+Handle::Handle(Handle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+Handle& Handle::operator=(Handle&& o) noexcept {
+  std::swap(s_, o.s_);
+  return *this;
+}
+Handle::~Handle() {
+  if (s_) s_->decref();
+}
+
+void Handle::cancel() noexcept {
+  if (!s_ || s_->cancelled) return;
+  s_->cancelled = true;
+  if (s_->in_heap && s_->cancelled_in_heap) ++*s_->cancelled_in_heap;
+}
+
+bool Handle::cancelled() const noexcept { return s_ && s_->cancelled; }
+
+double TimerHandle::when() const noexcept { return s_ ? s_->when : 0; }
+
+// ---- EventLoop ----------------------------------------------------------
+
+struct EventLoop::Impl {
+  uv_loop_t uv{};
+  uv_timer_t wake{};
+  uv_async_t async{};
+  bool virtual_time = false;
+  double vtime = 0;
+  bool running = false;
+  bool stopping = false;
+  bool closed = false;
+  unsigned busy_passes = 0;
+  std::uint64_t timer_seq = 0;
+  std::size_t cancelled_timers = 0;
+  std::vector<HandleState*> timers;  // a min-heap on (when, seq)
+  ExceptionHandler handler;
+
+  std::mutex ts_mutex;  // guards ts_queue and ts_closed (other threads)
+  std::vector<HandleState*> ts_queue;
+  bool ts_closed = false;
+  std::atomic<bool> ts_pending{false};
+
+  static bool later(const HandleState* a, const HandleState* b) noexcept {
+    return a->when != b->when ? a->when > b->when : a->seq > b->seq;
+  }
+};
+
+namespace {
+
+// While tasks are ready the loop does not wait, and polls I/O without
+// waiting only every this many passes: a poll is a system call (~160 ns
+// here) and a pass of ready tasks can be far cheaper. Timers are checked on
+// every pass, and a pass with nothing ready waits in the poll, so neither
+// I/O nor timers can starve.
+constexpr unsigned passes_per_poll = 32;
+// A timer is due if it falls within the clock's resolution (CPython's
+// _clock_resolution for time.monotonic()).
+constexpr double clock_resolution = 1e-9;
+
+double monotonic() noexcept {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
+
+EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(new Impl) {
+  core_->owner = this;
+  impl_->virtual_time = options.virtual_time;
+  if (int rc = uv_loop_init(&impl_->uv)) throw RuntimeError(std::string("uv_loop_init: ") + uv_strerror(rc));
+  uv_timer_init(&impl_->uv, &impl_->wake);
+  uv_async_init(&impl_->uv, &impl_->async, [](uv_async_t*) {});
+}
+
+EventLoop::~EventLoop() {
+  close();
+  core_->owner = nullptr;
+  core_->decref();
+}
+
+void EventLoop::check_closed() const {
+  if (impl_->closed) throw RuntimeError("Event loop is closed");
+}
+
+bool EventLoop::is_running() const noexcept { return impl_->running; }
+bool EventLoop::is_closed() const noexcept { return impl_->closed; }
+
+double EventLoop::time() const noexcept { return impl_->virtual_time ? impl_->vtime : monotonic(); }
+
+Handle EventLoop::call_soon(std::function<void()> cb) {
+  check_closed();
+  auto* h = new HandleState(core_, std::move(cb));
+  h->refs = 2;  // the queue's and the Handle's
+  core_->push(h);
+  return Handle(h);
+}
+
+Handle EventLoop::call_soon_threadsafe(std::function<void()> cb) {
+  auto* h = new HandleState(core_, std::move(cb));
+  h->refs = 2;
+  {
+    std::lock_guard lock(impl_->ts_mutex);
+    if (impl_->ts_closed) {
+      delete h;
+      throw RuntimeError("Event loop is closed");
+    }
+    impl_->ts_queue.push_back(h);
+    impl_->ts_pending.store(true, std::memory_order_release);
+    uv_async_send(&impl_->async);
+  }
+  return Handle(h);
+}
+
+TimerHandle EventLoop::call_later(double delay, std::function<void()> cb) {
+  return call_at(time() + delay, std::move(cb));
+}
+
+TimerHandle EventLoop::call_at(double when, std::function<void()> cb) {
+  check_closed();
+  if (std::isnan(when)) throw std::invalid_argument("Invalid time: NaN (not a number)");
+  auto* h = new HandleState(core_, std::move(cb), when);
+  h->refs = 2;  // the heap's and the TimerHandle's
+  h->seq = impl_->timer_seq++;
+  h->in_heap = true;
+  h->cancelled_in_heap = &impl_->cancelled_timers;
+  impl_->timers.push_back(h);
+  std::push_heap(impl_->timers.begin(), impl_->timers.end(), &Impl::later);
+  return TimerHandle(h);
+}
+
+void EventLoop::stop() noexcept { impl_->stopping = true; }
+
+void EventLoop::run_forever() {
+  check_closed();
+  if (impl_->running) throw RuntimeError("This event loop is already running");
+  if (detail::tls.running) throw RuntimeError("Cannot run the event loop while another loop is running");
+  impl_->running = true;
+  detail::tls.running = core_;
+  struct Reset {
+    EventLoop& loop;
+    ~Reset() {
+      loop.impl_->stopping = false;
+      loop.impl_->running = false;
+      detail::tls.running = nullptr;
+    }
+  } reset{*this};
+  for (;;) {
+    run_once();
+    if (impl_->stopping) break;
+  }
+}
+
+namespace {
+
+void stop_loop(void* ctx, detail::FutureCore&) { static_cast<EventLoop*>(ctx)->stop(); }
+
+}  // namespace
+
+void EventLoop::run_until_done(detail::FutureCore& f) {
+  check_closed();
+  if (f.loop() != core_)
+    throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+  const detail::Callback cb{&stop_loop, this};
+  f.add_done(cb);
+  try {
+    run_forever();
+  } catch (...) {
+    f.remove_callback(cb);
+    throw;
+  }
+  f.remove_callback(cb);
+  if (!f.done()) throw RuntimeError("Event loop stopped before Future completed.");
+}
+
+void EventLoop::run_once() {
+  Impl& im = *impl_;
+  auto& timers = im.timers;
+  // Drop cancelled timers: rebuild the heap when they are the majority,
+  // else pop those on top (CPython's _run_once does the same).
+  if (timers.size() > 64 && im.cancelled_timers * 2 > timers.size()) {
+    std::vector<HandleState*> live;
+    live.reserve(timers.size() - im.cancelled_timers);
+    for (HandleState* h : timers) {
+      if (h->cancelled) {
+        h->in_heap = false;
+        h->decref();
+      } else {
+        live.push_back(h);
+      }
+    }
+    timers.swap(live);
+    std::make_heap(timers.begin(), timers.end(), &Impl::later);
+    im.cancelled_timers = 0;
+  }
+  while (!timers.empty() && timers.front()->cancelled) {
+    std::pop_heap(timers.begin(), timers.end(), &Impl::later);
+    HandleState* h = timers.back();
+    timers.pop_back();
+    h->in_heap = false;
+    --im.cancelled_timers;
+    h->decref();
+  }
+
+  const bool busy = core_->has_ready() || im.stopping || im.ts_pending.load(std::memory_order_acquire);
+  if (busy) {
+    if (++im.busy_passes >= passes_per_poll) {
+      im.busy_passes = 0;
+      uv_run(&im.uv, UV_RUN_NOWAIT);
+    }
+  } else {
+    im.busy_passes = 0;
+    if (timers.empty()) {
+      uv_run(&im.uv, UV_RUN_ONCE);  // the async handle keeps this waiting
+    } else if (im.virtual_time) {
+      im.vtime = std::max(im.vtime, timers.front()->when);
+      uv_run(&im.uv, UV_RUN_NOWAIT);
+    } else {
+      const double wait = timers.front()->when - monotonic();
+      if (wait <= 0) {
+        uv_run(&im.uv, UV_RUN_NOWAIT);
+      } else {
+        uv_timer_start(&im.wake, [](uv_timer_t*) {}, static_cast<std::uint64_t>(std::ceil(wait * 1000)), 0);
+        uv_run(&im.uv, UV_RUN_ONCE);
+        uv_timer_stop(&im.wake);
+      }
+    }
+  }
+
+  if (im.ts_pending.load(std::memory_order_acquire)) {
+    std::vector<HandleState*> batch;
+    {
+      std::lock_guard lock(im.ts_mutex);
+      batch.swap(im.ts_queue);
+      im.ts_pending.store(false, std::memory_order_relaxed);
+    }
+    for (HandleState* h : batch) core_->push(h);
+  }
+
+  if (!timers.empty()) {
+    const double end = time() + clock_resolution;
+    while (!timers.empty() && timers.front()->when <= end) {
+      std::pop_heap(timers.begin(), timers.end(), &Impl::later);
+      HandleState* h = timers.back();
+      timers.pop_back();
+      h->in_heap = false;
+      if (h->cancelled) {
+        --im.cancelled_timers;
+        h->decref();
+      } else {
+        core_->push(h);  // the heap's reference passes to the queue
+      }
+    }
+  }
+
+  // Run exactly what was ready when the pass began; what these callbacks
+  // schedule waits for the next pass.
+  detail::ReadyNode* n = core_->take_all();
+  while (n) {
+    detail::ReadyNode* next = n->next;
+    n->run_ready(false);
+    n = next;
+    if (core_->fatal) {
+      core_->requeue_front(n);
+      std::rethrow_exception(std::exchange(core_->fatal, nullptr));
+    }
+  }
+}
+
+void EventLoop::close() {
+  Impl& im = *impl_;
+  if (im.running) throw RuntimeError("Cannot close a running event loop");
+  if (im.closed) return;
+  im.closed = true;
+  core_->accepting = false;
+  {
+    std::lock_guard lock(im.ts_mutex);
+    im.ts_closed = true;
+  }
+  for (HandleState* h : std::exchange(im.ts_queue, {})) h->run_ready(true);
+  for (detail::ReadyNode* n = core_->take_all(); n;) {
+    detail::ReadyNode* next = n->next;
+    n->run_ready(true);
+    n = next;
+  }
+  for (HandleState* h : std::exchange(im.timers, {})) {
+    h->in_heap = false;
+    h->decref();
+  }
+  while (core_->tasks) core_->tasks->orphan();
+  uv_close(reinterpret_cast<uv_handle_t*>(&im.wake), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&im.async), nullptr);
+  uv_run(&im.uv, UV_RUN_DEFAULT);
+  uv_loop_close(&im.uv);
+}
+
+void EventLoop::set_exception_handler(ExceptionHandler handler) { impl_->handler = std::move(handler); }
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) { detail::print_context(context); }
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
+  if (!impl_->handler) return detail::print_context(context);
+  try {
+    impl_->handler(*this, context);
+  } catch (...) {
+    ExceptionContext ctx;
+    ctx.message = "Unhandled error in exception handler";
+    ctx.exception = std::current_exception();
+    detail::print_context(ctx);
+  }
+}
+
+EventLoop& get_running_loop() { return *detail::running_core().owner; }
+
+}  // namespace asyncio

@@ -1,0 +1,197 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The Future state machine. ≙ Lib/asyncio/futures.py
+#include <asyncio/futures.hpp>
+
+#include <asyncio/detail/task_core.hpp>
+
+#include "detail/report.hpp"
+
+#include <atomic>
+
+namespace asyncio::detail {
+
+void CallbackList::push(Callback cb) {
+  if (!one_.fn) {
+    one_ = cb;
+  } else if (!spilled()) {
+    auto* v = new std::vector<Callback>{one_, cb};
+    one_ = {&spill, v};
+  } else {
+    vec()->push_back(cb);
+  }
+}
+
+void CallbackList::clear() noexcept {
+  if (spilled()) {
+    for (auto cb : *vec()) release(cb);
+    delete vec();
+  } else if (one_.fn) {
+    release(one_);
+  }
+  one_.fn = nullptr;
+}
+
+std::uintptr_t next_callback_id() noexcept {
+  // Odd values cannot collide with function addresses used as ids.
+  static std::atomic<std::uintptr_t> counter{0};
+  return (counter.fetch_add(1, std::memory_order_relaxed) << 1) | 1;
+}
+
+void run_user_callback(void* ctx, FutureCore& fut) {
+  static_cast<UserCallback*>(ctx)->invoke(fut);
+}
+
+namespace {
+
+// A callback added to a future that is already done: CPython schedules it
+// on its own with call_soon, so it gets a ready-queue entry of its own.
+class LateCallback final : public ReadyNode {
+ public:
+  LateCallback(Callback cb, FutureCore& f) noexcept : cb_(cb), f_(f) { f_.incref(); }
+  void run_ready(bool discard) noexcept override {
+    if (!discard) run_callback(cb_, f_);
+    if (cb_.fn == &run_user_callback) delete static_cast<UserCallback*>(cb_.ctx);
+    f_.decref();
+    delete this;
+  }
+
+ private:
+  Callback cb_;
+  FutureCore& f_;
+};
+
+}  // namespace
+
+void run_callback(Callback cb, FutureCore& f) noexcept {
+  try {
+    cb.fn(cb.ctx, f);
+  } catch (...) {
+    report_callback_error(f.loop(), std::current_exception());
+  }
+}
+
+FutureCore::~FutureCore() {
+  report_unretrieved();
+  if (loop_) loop_->decref();
+}
+
+void FutureCore::report_unretrieved() noexcept {
+  if (!(flags_ & f_log_traceback)) return;
+  flags_ &= ~f_log_traceback;
+  ExceptionContext ctx;
+  ctx.exception = exc_;
+  ctx.source = this;
+  if (is_task()) {
+    ctx.message = "Task exception was never retrieved";
+    ctx.task = static_cast<TaskCore*>(this)->repr();
+  } else {
+    ctx.message = "Future exception was never retrieved";
+    ctx.future = "<Future finished exception=" + describe(exc_) + ">";
+  }
+  report(loop_, ctx);
+}
+
+bool FutureCore::cancel(std::string msg) {
+  flags_ &= ~f_log_traceback;
+  if (done()) return false;
+  exc_ = make_cancelled_error(std::move(msg));
+  finish(State::cancelled);
+  return true;
+}
+
+void FutureCore::check_result() {
+  if (state_ == State::pending) throw InvalidStateError("Result is not set.");
+  if (exc_) {
+    flags_ &= ~f_log_traceback;
+    std::rethrow_exception(exc_);
+  }
+}
+
+std::exception_ptr FutureCore::checked_exception() {
+  if (state_ == State::pending) throw InvalidStateError("Exception is not set.");
+  if (state_ == State::cancelled) std::rethrow_exception(exc_);
+  flags_ &= ~f_log_traceback;
+  return exc_;
+}
+
+void FutureCore::check_pending() const {
+  if (state_ != State::pending) throw InvalidStateError("invalid state");
+}
+
+void FutureCore::finish_exception(std::exception_ptr e) noexcept {
+  exc_ = std::move(e);
+  finish(State::finished);
+}
+
+void FutureCore::finish(State s) noexcept {
+  state_ = s;
+  if (s == State::finished && exc_) flags_ |= f_log_traceback;
+  schedule_callbacks();
+}
+
+void FutureCore::schedule_callbacks() noexcept {
+  if (callbacks_.empty()) return;
+  incref();  // held by the queued batch
+  loop_->push(this);
+}
+
+void FutureCore::run_callbacks() noexcept {
+  CallbackList batch(std::move(callbacks_));
+  batch.for_each([this](Callback cb) { run_callback(cb, *this); });
+}
+
+void FutureCore::run_ready(bool discard) noexcept {
+  if (!discard) run_callbacks();
+  decref();
+}
+
+void FutureCore::add_done(Callback cb) {
+  if (!done()) return callbacks_.push(cb);
+  loop_->push(new LateCallback(cb, *this));
+}
+
+void FutureCore::remove_callback(Callback cb) noexcept {
+  callbacks_.remove_if([cb](Callback c) { return c.fn == cb.fn && c.ctx == cb.ctx; });
+}
+
+std::size_t FutureCore::remove_user_callbacks(std::uintptr_t id) noexcept {
+  // Once done, CPython has already moved the callbacks to the ready queue.
+  if (done()) return 0;
+  return callbacks_.remove_if([id](Callback c) {
+    return c.fn == &run_user_callback && static_cast<UserCallback*>(c.ctx)->id == id;
+  });
+}
+
+ExceptionKind classify(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return ExceptionKind::cancelled;
+  } catch (const KeyboardInterrupt&) {
+    return ExceptionKind::fatal;
+  } catch (const SystemExit&) {
+    return ExceptionKind::fatal;
+  } catch (...) {
+    return ExceptionKind::ordinary;
+  }
+}
+
+bool is_cancelled_error(const std::exception_ptr& e) noexcept {
+  return e && classify(e) == ExceptionKind::cancelled;
+}
+
+std::string cancel_message(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError& c) {
+    return c.what();
+  } catch (...) {
+    return {};
+  }
+}
+
+std::exception_ptr make_cancelled_error(std::string msg) {
+  return std::make_exception_ptr(CancelledError(std::move(msg)));
+}
+
+}  // namespace asyncio::detail

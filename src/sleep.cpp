@@ -1,0 +1,43 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// ≙ asyncio.sleep in Lib/asyncio/tasks.py
+#include <asyncio/sleep.hpp>
+
+#include <asyncio/futures.hpp>
+#include <asyncio/tasks.hpp>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace asyncio {
+
+namespace detail {
+
+void YieldAwaiter::await_suspend(std::coroutine_handle<> h) const noexcept {
+  tls.running->current_task->yield_at(h);
+}
+
+void YieldAwaiter::await_resume() const { deliver_pending_cancel(); }
+
+}  // namespace detail
+
+Coroutine<> sleep(double seconds) {
+  if (std::isnan(seconds)) throw std::invalid_argument("Invalid delay: NaN (not a number)");
+  if (seconds <= 0) {
+    co_await detail::YieldAwaiter{};
+    co_return;
+  }
+  EventLoop& loop = get_running_loop();
+  Future<> done = loop.create_future();
+  // The timer completes the future unless the sleep was cancelled (CPython's
+  // futures._set_result_unless_cancelled); cancelling the sleep removes it.
+  TimerHandle timer = loop.call_later(seconds, [done] {
+    if (!done.done()) done.set_result();
+  });
+  struct CancelTimer {
+    TimerHandle& t;
+    ~CancelTimer() { t.cancel(); }
+  } guard{timer};
+  co_await done;
+}
+
+}  // namespace asyncio

@@ -1,0 +1,280 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The Task state machine: steps, cancellation, completion. ≙ Lib/asyncio/tasks.py
+#include <asyncio/tasks.hpp>
+
+#include "detail/report.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+namespace asyncio {
+
+namespace detail {
+
+constinit thread_local ThreadState tls{};
+
+namespace {
+
+// CPython's process-wide _task_name_counter, used only by unnamed tasks.
+std::uint64_t next_task_id() noexcept {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// The done-callback a suspended task leaves on the future it awaits.
+void wake(void* ctx, FutureCore& f) {
+  auto* t = static_cast<TaskCore*>(ctx);
+  t->run_ready(false);
+  (void)f;
+}
+
+constexpr Callback wake_callback(TaskCore* t) { return {&wake, t}; }
+
+}  // namespace
+
+LoopCore& running_core() {
+  if (!tls.running) throw RuntimeError("no running event loop");
+  return *tls.running;
+}
+
+TaskCore::~TaskCore() {
+  if (!is_task()) return;
+  report_unretrieved();
+  if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
+}
+
+void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string name) {
+  attach(loop);
+  refs_ = 2;  // the loop's, and the Task handle's
+  flags_ |= f_task;
+  link_ = top;
+  waiter_ = nullptr;
+  cancels_ = 0;
+  name_ = name.empty() ? (next_task_id() << 1) | 1 : reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));
+  prev_ = nullptr;
+  next_ = loop->tasks;
+  if (next_) next_->prev_ = this;
+  loop->tasks = this;
+  ++loop->task_count;
+  loop->push(this);
+}
+
+void TaskCore::unlink() noexcept {
+  if (prev_)
+    prev_->next_ = next_;
+  else
+    loop_->tasks = next_;
+  if (next_) next_->prev_ = prev_;
+  --loop_->task_count;
+}
+
+std::string TaskCore::get_name() const {
+  if (name_ & 1) return "Task-" + std::to_string(name_ >> 1);
+  return *reinterpret_cast<const std::string*>(name_);
+}
+
+void TaskCore::set_name(std::string name) {
+  if (name_ & 1)
+    name_ = reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));
+  else
+    *reinterpret_cast<std::string*>(name_) = std::move(name);
+}
+
+std::string TaskCore::repr() const {
+  const char* state = state_ == State::pending ? "pending" : state_ == State::cancelled ? "cancelled" : "finished";
+  return std::string("<Task ") + state + " name='" + get_name() + "'>";
+}
+
+bool TaskCore::cancel(std::string msg) {
+  flags_ &= ~f_log_traceback;
+  if (done()) return false;
+  ++cancels_;
+  // Cancelling what the task waits on wakes it with that CancelledError.
+  if (waiter_ && waiter_->cancel(msg)) return true;
+  flags_ |= f_must_cancel;
+  exc_ = make_cancelled_error(std::move(msg));
+  return true;
+}
+
+int TaskCore::uncancel() noexcept {
+  if (cancels_ > 0 && --cancels_ == 0 && (flags_ & f_must_cancel)) {
+    flags_ &= ~f_must_cancel;
+    exc_ = nullptr;
+  }
+  return static_cast<int>(cancels_);
+}
+
+void TaskCore::throw_pending_cancel() {
+  flags_ &= ~f_must_cancel;
+  std::exception_ptr e = std::exchange(exc_, nullptr);
+  std::rethrow_exception(e);
+}
+
+void TaskCore::suspend_on(FutureCore& f, std::coroutine_handle<> h) noexcept {
+  link_ = h;
+  waiter_ = &f;
+  f.incref();
+  f.add_callback(wake_callback(this));
+  if ((flags_ & f_must_cancel) && f.cancel(cancel_message(exc_))) {
+    flags_ &= ~f_must_cancel;
+    exc_ = nullptr;
+  }
+}
+
+void TaskCore::run_ready(bool discard) noexcept {
+  if (done()) return FutureCore::run_ready(discard);
+  if (discard) return;  // close() orphans the task itself
+  if (waiter_) {
+    // Woken by the future it awaited.
+    std::exchange(waiter_, nullptr)->decref();
+  }
+  step();
+}
+
+void TaskCore::step() noexcept {
+  LoopCore* loop = loop_;
+  TaskCore* outer = loop->current_task;
+  loop->current_task = this;
+  if (!(flags_ & f_started)) {
+    flags_ |= f_started;
+    if (flags_ & f_must_cancel) {
+      // Cancelled before its first step: the body never runs (spec C2).
+      flags_ &= ~f_must_cancel;
+      loop->current_task = outer;
+      end(State::cancelled);
+      return;
+    }
+  }
+  // The trampoline: frames hand each other over through tls.next instead of
+  // resuming one another, so the native stack stays flat.
+  std::coroutine_handle<> h = link_;
+  do {
+    tls.next = nullptr;
+    h.resume();
+    h = tls.next;
+  } while (h);
+  loop->current_task = outer;
+}
+
+void TaskCore::complete() noexcept {
+  State s = State::finished;
+  if (flags_ & f_must_cancel) {
+    // Cancelled while running and returned without awaiting again: the
+    // value was dropped and the task ends cancelled (test_cancel_at_end).
+    flags_ &= ~f_must_cancel;
+    s = State::cancelled;
+  } else if (exc_) {
+    switch (classify(exc_)) {
+      case ExceptionKind::cancelled:
+        s = State::cancelled;
+        break;
+      case ExceptionKind::fatal:
+        loop_->fatal = exc_;
+        break;
+      case ExceptionKind::ordinary:
+        break;
+    }
+  }
+  end(s);
+}
+
+void TaskCore::end(State s) noexcept {
+  finish(s);
+  unlink();
+  decref();  // the loop's reference: may free the frame
+}
+
+void TaskCore::orphan() noexcept {
+  ExceptionContext ctx;
+  ctx.message = "Task was destroyed but it is pending!";
+  ctx.task = repr();
+  ctx.source = this;
+  report(loop_, ctx);
+  if (waiter_) {
+    waiter_->remove_callback(wake_callback(this));
+    std::exchange(waiter_, nullptr)->decref();
+  }
+  unlink();
+  decref();
+}
+
+bool suspend_current_task(FutureCore& f, std::coroutine_handle<> h, const char*& error) noexcept {
+  TaskCore* t = tls.running ? tls.running->current_task : nullptr;
+  if (!t) {
+    error = "await outside of a task";
+    return false;
+  }
+  if (&f == t) {
+    error = "self";
+    return false;
+  }
+  if (f.loop() != t->loop()) {
+    error = "loop";
+    return false;
+  }
+  t->suspend_on(f, h);
+  return true;
+}
+
+void deliver_pending_cancel() {
+  tls.running->current_task->deliver_pending_cancel();
+}
+
+void throw_await_error(const char* error, FutureCore& f) {
+  const std::string what = error;
+  TaskCore* t = tls.running ? tls.running->current_task : nullptr;
+  if (what == "self") throw RuntimeError("Task cannot await on itself: " + t->repr());
+  if (what == "loop") {
+    std::string fut = f.is_task() ? static_cast<TaskCore&>(f).repr() : "<Future pending>";
+    throw RuntimeError("Task " + t->repr() + " got Future " + fut + " attached to a different loop");
+  }
+  throw RuntimeError(what);
+}
+
+void throw_reused_coroutine() { throw RuntimeError("cannot reuse already awaited coroutine"); }
+void throw_coroutine_running() { throw RuntimeError("coroutine is being awaited already"); }
+
+
+}  // namespace detail
+
+void TaskRef::unsupported(const char* what) {
+  throw RuntimeError(std::string("Task does not support ") + what + " operation");
+}
+
+void throw_empty_coroutine() {
+  throw std::invalid_argument("a coroutine was expected, got an empty Coroutine");
+}
+
+namespace {
+
+TaskRef ref(detail::TaskCore* t) {
+  if (!t) return TaskRef();
+  t->incref();
+  return TaskRef(t);
+}
+
+std::vector<TaskRef> pending_tasks(detail::LoopCore& loop) {
+  std::vector<TaskRef> out;
+  out.reserve(loop.task_count);
+  for (detail::TaskCore* t = loop.tasks; t; t = t->next_in_loop()) out.push_back(ref(t));
+  std::reverse(out.begin(), out.end());  // creation order
+  return out;
+}
+
+}  // namespace
+
+TaskRef current_task() { return ref(detail::running_core().current_task); }
+TaskRef current_task(EventLoop& loop) { return ref(loop.core().current_task); }
+std::vector<TaskRef> all_tasks() { return pending_tasks(detail::running_core()); }
+std::vector<TaskRef> all_tasks(EventLoop& loop) { return pending_tasks(loop.core()); }
+
+}  // namespace asyncio
+
+namespace asyncio::detail {
+
+void check_same_loop(LoopCore* expected, FutureCore* f) {
+  if (f->loop() != expected)
+    throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+}
+
+}  // namespace asyncio::detail
