@@ -6,6 +6,7 @@
 #include <asyncio/coroutine.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <coroutine>
 #include <utility>
 
@@ -26,6 +27,13 @@ struct YieldAwaiter {
 /// sleep ends at once with CancelledError and its timer is removed. Throws
 /// std::invalid_argument("Invalid delay: NaN (not a number)") for NaN.
 Coroutine<> sleep(double seconds);
+
+/// Integral seconds. Also keeps `sleep(1)` unambiguous next to POSIX
+/// ::sleep(unsigned) under `using namespace asyncio`.
+template <std::integral I>
+Coroutine<> sleep(I seconds) {
+  return sleep(static_cast<double>(seconds));
+}
 
 template <class Rep, class Period>
 Coroutine<> sleep(std::chrono::duration<Rep, Period> delay) {

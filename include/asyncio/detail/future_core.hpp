@@ -177,7 +177,7 @@ class FutureCore : public ReadyNode {
   };
 
   /// A future of `loop` (which must be live), with one reference.
-  explicit FutureCore(LoopCore* loop) noexcept : loop_(loop) { loop->incref(); }
+  explicit FutureCore(LoopCore* loop) noexcept : loop_(loop), refs_(1) { loop->incref(); }
   /// A coroutine frame's future: detached until promoted to a task, and
   /// only the fields a plain awaited coroutine uses are initialised.
   struct FrameTag {};

@@ -1,0 +1,117 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Helpers shared by the tests (≙ Lib/test/test_asyncio/utils.py).
+#ifndef ASYNCIO_TESTS_ASYNCIO_TEST_HPP
+#define ASYNCIO_TESTS_ASYNCIO_TEST_HPP
+
+#include <asyncio/asyncio.hpp>
+
+#include <gtest/gtest.h>
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace asyncio_test {
+
+/// Every call the loop made to its exception handler.
+struct HandlerLog {
+  std::vector<asyncio::ExceptionContext> calls;
+  void install(asyncio::EventLoop& loop) {
+    loop.set_exception_handler([this](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { calls.push_back(c); });
+  }
+  std::vector<std::string> messages() const {
+    std::vector<std::string> out;
+    for (const auto& c : calls) out.push_back(c.message);
+    return out;
+  }
+};
+
+/// A fresh loop per test (≙ IsolatedAsyncioTestCase / TestLoop). With
+/// virtual time, loop.time() starts at 0 and jumps to the next timer when
+/// nothing is ready.
+struct TestLoop {
+  explicit TestLoop(bool virtual_time = true) : loop(asyncio::LoopOptions{.virtual_time = virtual_time}) {
+    log.install(loop);
+  }
+  asyncio::EventLoop loop;
+  HandlerLog log;
+
+  /// Runs the loop until a no-op task has run (≙ test_utils.run_briefly).
+  void run_briefly() {
+    loop.run_until_complete([]() -> asyncio::Coroutine<> { co_return; }());
+  }
+  /// Runs `n` passes of the loop.
+  void run_passes(int n) {
+    for (int i = 0; i < n; ++i) {
+      loop.call_soon([this] { loop.stop(); });
+      loop.run_forever();
+    }
+  }
+};
+
+/// Runs `coro` as the main task of a fresh loop and returns its value (or
+/// rethrows), like asyncio.run with a virtual clock by default.
+template <class T>
+T run_test(asyncio::Coroutine<T> coro, bool virtual_time = true) {
+  asyncio::Runner runner(asyncio::LoopOptions{.virtual_time = virtual_time});
+  if constexpr (std::is_void_v<T>) {
+    runner.run(std::move(coro));
+    runner.close();
+  } else {
+    T v = runner.run(std::move(coro));
+    runner.close();
+    return v;
+  }
+}
+
+/// The message of the exception in `e` (what()).
+inline std::string what(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const asyncio::BaseException& b) {
+    return b.what();
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "<unknown>";
+  }
+}
+
+/// True if `e` holds an E (or something derived from it).
+template <class E>
+bool holds(const std::exception_ptr& e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+/// Runs `f` and returns what it threw (null if nothing).
+template <class F>
+std::exception_ptr capture(F&& f) {
+  try {
+    std::forward<F>(f)();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+}  // namespace asyncio_test
+
+/// EXPECT that `stmt` throws E with exactly message `msg` (works inside
+/// coroutines, where ASSERT_* cannot be used).
+#define EXPECT_THROW_MSG(stmt, E, msg)                                                      \
+  do {                                                                                      \
+    auto asyncio_test_e = ::asyncio_test::capture([&] { stmt; });                           \
+    EXPECT_TRUE(::asyncio_test::holds<E>(asyncio_test_e)) << "expected " #E " from " #stmt; \
+    if (asyncio_test_e) EXPECT_EQ(::asyncio_test::what(asyncio_test_e), std::string(msg));  \
+  } while (0)
+
+#endif  // ASYNCIO_TESTS_ASYNCIO_TEST_HPP
