@@ -92,6 +92,28 @@ void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string han
 
 using detail::HandleState;
 
+namespace detail {
+
+/// What other threads post with call_soon_threadsafe().
+struct ThreadsafeQueue {
+  std::mutex mutex;  // guards the rest
+  std::vector<HandleState*> queue;
+  bool closed = false;
+};
+
+void LoopCore::drain_threadsafe() noexcept {
+  auto* posted = static_cast<ThreadsafeQueue*>(threadsafe_queue);
+  std::vector<HandleState*> batch;
+  {
+    std::lock_guard lock(posted->mutex);
+    batch.swap(posted->queue);
+    threadsafe_pending.store(false, std::memory_order_relaxed);
+  }
+  for (HandleState* h : batch) enqueue(h);
+}
+
+}  // namespace detail
+
 // ---- Handle -------------------------------------------------------------
 
 Handle::Handle(const Handle& o) noexcept : s_(o.s_) {
@@ -138,10 +160,7 @@ struct EventLoop::Impl {
   std::vector<HandleState*> timers;  // a min-heap on (when, seq)
   ExceptionHandler handler;
 
-  std::mutex ts_mutex;  // guards ts_queue and ts_closed (other threads)
-  std::vector<HandleState*> ts_queue;
-  bool ts_closed = false;
-  std::atomic<bool> ts_pending{false};
+  detail::ThreadsafeQueue posted;
 
   static bool later(const HandleState* a, const HandleState* b) noexcept {
     return a->when != b->when ? a->when > b->when : a->seq > b->seq;
@@ -171,10 +190,14 @@ EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
 
 EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(new Impl) {
   core_->owner = this;
+  core_->threadsafe_queue = &impl_->posted;
   impl_->virtual_time = options.virtual_time;
   if (int rc = uv_loop_init(&impl_->uv)) throw RuntimeError(std::string("uv_loop_init: ") + uv_strerror(rc));
   uv_timer_init(&impl_->uv, &impl_->wake);
   uv_async_init(&impl_->uv, &impl_->async, [](uv_async_t*) {});
+  // Unreferenced, so that uv_loop_alive() tells whether anything else (I/O)
+  // is there to poll; referenced again only to wait for other threads.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&impl_->async));
 }
 
 EventLoop::~EventLoop() {
@@ -204,13 +227,13 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> cb) {
   auto* h = new HandleState(core_, std::move(cb));
   h->refs = 2;
   {
-    std::lock_guard lock(impl_->ts_mutex);
-    if (impl_->ts_closed) {
+    std::lock_guard lock(impl_->posted.mutex);
+    if (impl_->posted.closed) {
       delete h;
       throw RuntimeError("Event loop is closed");
     }
-    impl_->ts_queue.push_back(h);
-    impl_->ts_pending.store(true, std::memory_order_release);
+    impl_->posted.queue.push_back(h);
+    core_->threadsafe_pending.store(true, std::memory_order_release);
     uv_async_send(&impl_->async);
   }
   return Handle(h);
@@ -235,10 +258,14 @@ TimerHandle EventLoop::call_at(double when, std::function<void()> cb) {
 
 void EventLoop::stop() noexcept { impl_->stopping = true; }
 
-void EventLoop::run_forever() {
+void EventLoop::check_runnable() const {
   check_closed();
   if (impl_->running) throw RuntimeError("This event loop is already running");
   if (detail::tls.running) throw RuntimeError("Cannot run the event loop while another loop is running");
+}
+
+void EventLoop::run_forever() {
+  check_runnable();
   impl_->running = true;
   detail::tls.running = core_;
   struct Reset {
@@ -257,7 +284,15 @@ void EventLoop::run_forever() {
 
 namespace {
 
-void stop_loop(void* ctx, detail::FutureCore&) { static_cast<EventLoop*>(ctx)->stop(); }
+// run_until_complete's done-callback (≙ _run_until_complete_cb).
+class StopLoop final : public detail::ReadyNode {
+ public:
+  explicit StopLoop(EventLoop& loop) noexcept : loop_(loop) {}
+  void on_done(detail::FutureCore&) override { loop_.stop(); }
+
+ private:
+  EventLoop& loop_;
+};
 
 }  // namespace
 
@@ -265,15 +300,16 @@ void EventLoop::run_until_done(detail::FutureCore& f) {
   check_closed();
   if (f.loop() != core_)
     throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
-  const detail::Callback cb{&stop_loop, this};
-  f.add_done(cb);
+  // Lives on this stack frame: removed below on every path before it dies.
+  StopLoop cb(*this);
+  f.add_done(&cb);
   try {
     run_forever();
   } catch (...) {
-    f.remove_callback(cb);
+    f.remove_callback(&cb);
     throw;
   }
-  f.remove_callback(cb);
+  f.remove_callback(&cb);
   if (!f.done()) throw RuntimeError("Event loop stopped before Future completed.");
 }
 
@@ -306,16 +342,21 @@ void EventLoop::run_once() {
     h->decref();
   }
 
-  const bool busy = core_->has_ready() || im.stopping || im.ts_pending.load(std::memory_order_acquire);
+  const bool busy =
+      core_->has_ready() || im.stopping || core_->threadsafe_pending.load(std::memory_order_acquire);
   if (busy) {
     if (++im.busy_passes >= passes_per_poll) {
       im.busy_passes = 0;
-      uv_run(&im.uv, UV_RUN_NOWAIT);
+      if (uv_loop_alive(&im.uv)) uv_run(&im.uv, UV_RUN_NOWAIT);
     }
   } else {
     im.busy_passes = 0;
     if (timers.empty()) {
-      uv_run(&im.uv, UV_RUN_ONCE);  // the async handle keeps this waiting
+      // Nothing to do but wait for I/O or another thread.
+      auto* async = reinterpret_cast<uv_handle_t*>(&im.async);
+      uv_ref(async);
+      uv_run(&im.uv, UV_RUN_ONCE);
+      uv_unref(async);
     } else if (im.virtual_time) {
       im.vtime = std::max(im.vtime, timers.front()->when);
       uv_run(&im.uv, UV_RUN_NOWAIT);
@@ -331,15 +372,7 @@ void EventLoop::run_once() {
     }
   }
 
-  if (im.ts_pending.load(std::memory_order_acquire)) {
-    std::vector<HandleState*> batch;
-    {
-      std::lock_guard lock(im.ts_mutex);
-      batch.swap(im.ts_queue);
-      im.ts_pending.store(false, std::memory_order_relaxed);
-    }
-    for (HandleState* h : batch) core_->push(h);
-  }
+  if (core_->threadsafe_pending.load(std::memory_order_acquire)) core_->drain_threadsafe();
 
   if (!timers.empty()) {
     const double end = time() + clock_resolution;
@@ -378,10 +411,11 @@ void EventLoop::close() {
   im.closed = true;
   core_->accepting = false;
   {
-    std::lock_guard lock(im.ts_mutex);
-    im.ts_closed = true;
+    std::lock_guard lock(im.posted.mutex);
+    im.posted.closed = true;
   }
-  for (HandleState* h : std::exchange(im.ts_queue, {})) h->run_ready(true);
+  core_->threadsafe_pending.store(false, std::memory_order_relaxed);
+  for (HandleState* h : std::exchange(im.posted.queue, {})) h->run_ready(true);
   for (detail::ReadyNode* n = core_->take_all(); n;) {
     detail::ReadyNode* next = n->next;
     n->run_ready(true);

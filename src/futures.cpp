@@ -10,12 +10,10 @@
 
 namespace asyncio::detail {
 
-void CallbackList::push(Callback cb) {
-  if (!one_.fn) {
-    one_ = cb;
-  } else if (!spilled()) {
-    auto* v = new std::vector<Callback>{one_, cb};
-    one_ = {&spill, v};
+void CallbackList::push_more(ReadyNode* cb) {
+  if (!spilled()) {
+    auto* v = new Vec{one(), cb};
+    v_ = reinterpret_cast<std::uintptr_t>(v) | 1;
   } else {
     vec()->push_back(cb);
   }
@@ -23,12 +21,14 @@ void CallbackList::push(Callback cb) {
 
 void CallbackList::clear() noexcept {
   if (spilled()) {
-    for (auto cb : *vec()) release(cb);
-    delete vec();
-  } else if (one_.fn) {
-    release(one_);
+    Vec* v = vec();
+    v_ = 0;
+    for (ReadyNode* cb : *v) cb->release_callback();
+    delete v;
+  } else if (ReadyNode* cb = one()) {
+    v_ = 0;
+    cb->release_callback();
   }
-  one_.fn = nullptr;
 }
 
 std::uintptr_t next_callback_id() noexcept {
@@ -37,42 +37,35 @@ std::uintptr_t next_callback_id() noexcept {
   return (counter.fetch_add(1, std::memory_order_relaxed) << 1) | 1;
 }
 
-void run_user_callback(void* ctx, FutureCore& fut) {
-  static_cast<UserCallback*>(ctx)->invoke(fut);
-}
-
 namespace {
 
 // A callback added to a future that is already done: CPython schedules it
 // on its own with call_soon, so it gets a ready-queue entry of its own.
 class LateCallback final : public ReadyNode {
  public:
-  LateCallback(Callback cb, FutureCore& f) noexcept : cb_(cb), f_(f) { f_.incref(); }
+  LateCallback(ReadyNode* cb, FutureCore& f) noexcept : cb_(cb), f_(f) { f_.incref(); }
   void run_ready(bool discard) noexcept override {
-    if (!discard) run_callback(cb_, f_);
-    if (cb_.fn == &run_user_callback) delete static_cast<UserCallback*>(cb_.ctx);
+    if (discard)
+      cb_->release_callback();
+    else
+      run_callback(cb_, f_);
     f_.decref();
     delete this;
   }
 
  private:
-  Callback cb_;
+  ReadyNode* cb_;
   FutureCore& f_;
 };
 
 }  // namespace
 
-void run_callback(Callback cb, FutureCore& f) noexcept {
+void run_callback(ReadyNode* cb, FutureCore& f) noexcept {
   try {
-    cb.fn(cb.ctx, f);
+    cb->on_done(f);
   } catch (...) {
     report_callback_error(f.loop(), std::current_exception());
   }
-}
-
-FutureCore::~FutureCore() {
-  report_unretrieved();
-  if (loop_) loop_->decref();
 }
 
 void FutureCore::report_unretrieved() noexcept {
@@ -136,8 +129,9 @@ void FutureCore::schedule_callbacks() noexcept {
 }
 
 void FutureCore::run_callbacks() noexcept {
-  CallbackList batch(std::move(callbacks_));
-  batch.for_each([this](Callback cb) { run_callback(cb, *this); });
+  // A callback may free itself (a task whose frame ends), so each one is
+  // left alone once run.
+  callbacks_.consume([this](ReadyNode* cb) { run_callback(cb, *this); });
 }
 
 void FutureCore::run_ready(bool discard) noexcept {
@@ -145,21 +139,19 @@ void FutureCore::run_ready(bool discard) noexcept {
   decref();
 }
 
-void FutureCore::add_done(Callback cb) {
+void FutureCore::add_done(ReadyNode* cb) {
   if (!done()) return callbacks_.push(cb);
   loop_->push(new LateCallback(cb, *this));
 }
 
-void FutureCore::remove_callback(Callback cb) noexcept {
-  callbacks_.remove_if([cb](Callback c) { return c.fn == cb.fn && c.ctx == cb.ctx; });
+void FutureCore::remove_callback(ReadyNode* cb) noexcept {
+  callbacks_.remove_if([cb](ReadyNode* c) { return c == cb; });
 }
 
 std::size_t FutureCore::remove_user_callbacks(std::uintptr_t id) noexcept {
   // Once done, CPython has already moved the callbacks to the ready queue.
   if (done()) return 0;
-  return callbacks_.remove_if([id](Callback c) {
-    return c.fn == &run_user_callback && static_cast<UserCallback*>(c.ctx)->id == id;
-  });
+  return callbacks_.remove_if([id](ReadyNode* c) { return c->callback_id() == id; });
 }
 
 ExceptionKind classify(const std::exception_ptr& e) noexcept {

@@ -15,15 +15,18 @@ namespace {
 // Waits for a task to be done without looking at its outcome (the part of
 // gather(return_exceptions=True) that _cancel_all_tasks needs).
 struct DoneAwaiter {
-  detail::TaskCore* t;
+  detail::AwaitPoint at;
   const char* error = nullptr;
-  bool await_ready() const noexcept { return t->done(); }
-  bool await_suspend(std::coroutine_handle<> h) noexcept { return detail::suspend_current_task(*t, h, error); }
+  bool await_ready() const noexcept { return at.future->done(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    at.frame = h;
+    return detail::suspend_current_task(at, error);
+  }
   void await_resume() const noexcept {}
 };
 
 Coroutine<> wait_all(std::vector<TaskRef> tasks) {
-  for (const TaskRef& t : tasks) co_await DoneAwaiter{t.core()};
+  for (const TaskRef& t : tasks) co_await DoneAwaiter{{t.core(), nullptr}};
 }
 
 // ≙ runners._cancel_all_tasks

@@ -13,6 +13,23 @@ namespace detail {
 
 constinit thread_local ThreadState tls{};
 
+void defer_destroy(std::coroutine_handle<> h) {
+  if (!tls.deferred) tls.deferred = new std::vector<std::coroutine_handle<>>;
+  tls.deferred->push_back(h);
+}
+
+void destroy_deferred() noexcept {
+  // Called at depth 0: each destruction may defer more frames, drained here.
+  while (tls.deferred && !tls.deferred->empty()) {
+    std::coroutine_handle<> h = tls.deferred->back();
+    tls.deferred->pop_back();
+    ++tls.destroy_depth;
+    h.destroy();
+    --tls.destroy_depth;
+  }
+  delete std::exchange(tls.deferred, nullptr);
+}
+
 namespace {
 
 // CPython's process-wide _task_name_counter, used only by unnamed tasks.
@@ -21,15 +38,6 @@ std::uint64_t next_task_id() noexcept {
   return counter.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-// The done-callback a suspended task leaves on the future it awaits.
-void wake(void* ctx, FutureCore& f) {
-  auto* t = static_cast<TaskCore*>(ctx);
-  t->run_ready(false);
-  (void)f;
-}
-
-constexpr Callback wake_callback(TaskCore* t) { return {&wake, t}; }
-
 }  // namespace
 
 LoopCore& running_core() {
@@ -37,18 +45,16 @@ LoopCore& running_core() {
   return *tls.running;
 }
 
-TaskCore::~TaskCore() {
-  if (!is_task()) return;
+void TaskCore::release_task() noexcept {
   report_unretrieved();
   if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
 }
 
-void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string name) {
+void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& name) {
   attach(loop);
   refs_ = 2;  // the loop's, and the Task handle's
   flags_ |= f_task;
   link_ = top;
-  waiter_ = nullptr;
   cancels_ = 0;
   name_ = name.empty() ? (next_task_id() << 1) | 1 : reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));
   prev_ = nullptr;
@@ -90,7 +96,7 @@ bool TaskCore::cancel(std::string msg) {
   if (done()) return false;
   ++cancels_;
   // Cancelling what the task waits on wakes it with that CancelledError.
-  if (waiter_ && waiter_->cancel(msg)) return true;
+  if (FutureCore* w = waiter(); w && w->cancel(msg)) return true;
   flags_ |= f_must_cancel;
   exc_ = make_cancelled_error(std::move(msg));
   return true;
@@ -110,24 +116,26 @@ void TaskCore::throw_pending_cancel() {
   std::rethrow_exception(e);
 }
 
-void TaskCore::suspend_on(FutureCore& f, std::coroutine_handle<> h) noexcept {
-  link_ = h;
-  waiter_ = &f;
+void TaskCore::suspend_on(AwaitPoint& at) noexcept {
+  FutureCore& f = *at.future;
+  point_ = reinterpret_cast<std::uintptr_t>(&at) | 1;
   f.incref();
-  f.add_callback(wake_callback(this));
+  f.add_callback(this);
   if ((flags_ & f_must_cancel) && f.cancel(cancel_message(exc_))) {
     flags_ &= ~f_must_cancel;
     exc_ = nullptr;
   }
 }
 
+void TaskCore::on_done(FutureCore&) {
+  // The future this task awaits is done: wake the task.
+  run_ready(false);
+}
+
 void TaskCore::run_ready(bool discard) noexcept {
   if (done()) return FutureCore::run_ready(discard);
   if (discard) return;  // close() orphans the task itself
-  if (waiter_) {
-    // Woken by the future it awaited.
-    std::exchange(waiter_, nullptr)->decref();
-  }
+  if (at_point()) leave_point()->decref();  // woken by the future it awaited
   step();
 }
 
@@ -137,6 +145,14 @@ void TaskCore::step() noexcept {
   loop->current_task = this;
   if (!(flags_ & f_started)) {
     flags_ |= f_started;
+    if (link_.done()) {
+      // An exhausted coroutine: CPython's first step raises here.
+      loop->current_task = outer;
+      flags_ &= ~f_must_cancel;
+      exc_ = std::make_exception_ptr(RuntimeError("cannot reuse already awaited coroutine"));
+      end(State::finished);
+      return;
+    }
     if (flags_ & f_must_cancel) {
       // Cancelled before its first step: the body never runs (spec C2).
       flags_ &= ~f_must_cancel;
@@ -190,15 +206,17 @@ void TaskCore::orphan() noexcept {
   ctx.task = repr();
   ctx.source = this;
   report(loop_, ctx);
-  if (waiter_) {
-    waiter_->remove_callback(wake_callback(this));
-    std::exchange(waiter_, nullptr)->decref();
+  if (at_point()) {
+    FutureCore* w = leave_point();
+    w->remove_callback(this);
+    w->decref();
   }
   unlink();
   decref();
 }
 
-bool suspend_current_task(FutureCore& f, std::coroutine_handle<> h, const char*& error) noexcept {
+bool suspend_current_task(AwaitPoint& at, const char*& error) noexcept {
+  FutureCore& f = *at.future;
   TaskCore* t = tls.running ? tls.running->current_task : nullptr;
   if (!t) {
     error = "await outside of a task";
@@ -212,12 +230,20 @@ bool suspend_current_task(FutureCore& f, std::coroutine_handle<> h, const char*&
     error = "loop";
     return false;
   }
-  t->suspend_on(f, h);
+  t->suspend_on(at);
   return true;
 }
 
-void deliver_pending_cancel() {
-  tls.running->current_task->deliver_pending_cancel();
+void deliver_pending_cancel(FutureCore& f) {
+  TaskCore* t = tls.running->current_task;
+  if (!t->must_cancel_pending()) return;
+  // Woken with a CancelledError already (the awaited future was cancelled,
+  // possibly by this very cancellation): that one is delivered, as CPython's
+  // __step keeps a CancelledError it is given (first message wins, C5).
+  if (f.stored_exception() && is_cancelled_error(f.stored_exception()))
+    t->withdraw_pending_cancel();
+  else
+    t->deliver_pending_cancel();
 }
 
 void throw_await_error(const char* error, FutureCore& f) {
@@ -231,6 +257,13 @@ void throw_await_error(const char* error, FutureCore& f) {
   throw RuntimeError(what);
 }
 
+char consumed_frame;
+
+void throw_unusable_coroutine(bool consumed) {
+  if (consumed) throw_reused_coroutine();
+  throw std::invalid_argument("a coroutine was expected, got an empty Coroutine");
+}
+
 void throw_reused_coroutine() { throw RuntimeError("cannot reuse already awaited coroutine"); }
 void throw_coroutine_running() { throw RuntimeError("coroutine is being awaited already"); }
 
@@ -241,9 +274,7 @@ void TaskRef::unsupported(const char* what) {
   throw RuntimeError(std::string("Task does not support ") + what + " operation");
 }
 
-void throw_empty_coroutine() {
-  throw std::invalid_argument("a coroutine was expected, got an empty Coroutine");
-}
+
 
 namespace {
 

@@ -35,8 +35,8 @@ struct TestLoop {
   explicit TestLoop(bool virtual_time = true) : loop(asyncio::LoopOptions{.virtual_time = virtual_time}) {
     log.install(loop);
   }
+  HandlerLog log;  // declared first: the loop reports into it until it is gone
   asyncio::EventLoop loop;
-  HandlerLog log;
 
   /// Runs the loop until a no-op task has run (≙ test_utils.run_briefly).
   void run_briefly() {
@@ -111,7 +111,9 @@ std::exception_ptr capture(F&& f) {
   do {                                                                                      \
     auto asyncio_test_e = ::asyncio_test::capture([&] { stmt; });                           \
     EXPECT_TRUE(::asyncio_test::holds<E>(asyncio_test_e)) << "expected " #E " from " #stmt; \
-    if (asyncio_test_e) EXPECT_EQ(::asyncio_test::what(asyncio_test_e), std::string(msg));  \
+    if (asyncio_test_e) {                                                                   \
+      EXPECT_EQ(::asyncio_test::what(asyncio_test_e), std::string(msg));                    \
+    }                                                                                       \
   } while (0)
 
 #endif  // ASYNCIO_TESTS_ASYNCIO_TEST_HPP

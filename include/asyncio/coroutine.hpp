@@ -17,19 +17,22 @@ namespace asyncio {
 
 namespace detail {
 
-/// Ends every frame. A task's top frame records the task's outcome; an
-/// awaited frame hands the awaiting frame to the step's trampoline.
-struct FinalAwaiter {
-  bool await_ready() const noexcept { return false; }
-  template <class P>
-  void await_suspend(std::coroutine_handle<P> h) noexcept {
-    TaskCore& p = h.promise();
-    if (p.is_task())
-      p.complete();  // may destroy the frame: nothing touches it after
-    else
-      tls.next = p.link_;
+template <class T>
+class Promise;
+
+/// Where an inline-awaited coroutine leaves its outcome: in its awaiter
+/// (in the awaiting frame), so that its own frame can free itself at once.
+template <class T>
+struct InlineResult {
+  InlineResult() noexcept {}
+  ~InlineResult() {
+    if constexpr (!std::is_void_v<T>)
+      if (has_value) storage.value.~T();
   }
-  void await_resume() const noexcept {}
+  std::exception_ptr exc;
+  Storage<T> storage;
+  bool has_value = false;
+  bool done = false;
 };
 
 /// Where the value lives; split out because a promise may declare
@@ -39,6 +42,12 @@ class PromiseResult : public TaskCore {
  public:
   template <class U = T>
   void return_value(U&& v) {
+    if (is_inline()) {
+      auto* r = static_cast<InlineResult<T>*>(slot_);
+      ::new (static_cast<void*>(&r->storage.value)) T(std::forward<U>(v));
+      r->has_value = true;
+      return;
+    }
     if (must_cancel()) return;  // the task ends cancelled: CPython drops the value
     ::new (static_cast<void*>(&storage_.value)) T(std::forward<U>(v));
     flags_ |= f_has_value;
@@ -61,13 +70,40 @@ class PromiseResult<void> : public TaskCore {
   void take() noexcept {}
 };
 
+/// Ends every frame. An inline-awaited frame marks its result ready and
+/// frees itself (no suspension: control returns to the awaiter's call); a
+/// task's top frame records the task's outcome; any other awaited frame
+/// hands the awaiting frame to the step's trampoline.
+template <class T>
+struct FinalAwaiter {
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<Promise<T>> h) const noexcept {
+    auto& p = h.promise();
+    if (p.is_inline()) {
+      static_cast<InlineResult<T>*>(p.slot_)->done = true;
+      return false;  // run to the end: the frame frees itself
+    }
+    if (p.is_task())
+      p.complete();  // may destroy the frame: nothing touches it after
+    else
+      tls.next = p.link_;
+    return true;
+  }
+  void await_resume() const noexcept {}
+};
+
 template <class T>
 class Promise final : public PromiseResult<T> {
  public:
   Coroutine<T> get_return_object() noexcept;
   std::suspend_always initial_suspend() const noexcept { return {}; }
-  FinalAwaiter final_suspend() const noexcept { return {}; }
-  void unhandled_exception() noexcept { this->unhandled(); }
+  FinalAwaiter<T> final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept {
+    if (this->is_inline())
+      static_cast<InlineResult<T>*>(this->slot_)->exc = std::current_exception();
+    else
+      this->unhandled();
+  }
 
   static void* operator new(std::size_t n) { return allocate_frame(n); }
   static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -79,35 +115,74 @@ class Promise final : public PromiseResult<T> {
   [[noreturn]] void rethrow() const { std::rethrow_exception(this->exc_); }
 
  private:
-  void destroy() noexcept override { handle().destroy(); }
+  void destroy() noexcept override { destroy_frame(handle()); }
 };
 
 [[noreturn]] void throw_reused_coroutine();
-[[noreturn]] void throw_coroutine_running();
 
-/// `co_await coro`: runs the coroutine inside the awaiting task, through
-/// the step's trampoline (no native stack growth), and gives its value.
+/// What a Coroutine holds once its frame ran to completion inline and freed
+/// itself: not a frame, but not empty either (it was consumed, not moved).
+extern char consumed_frame;
+template <class P>
+std::coroutine_handle<P> consumed_handle() noexcept {
+  return std::coroutine_handle<P>::from_address(&consumed_frame);
+}
+[[noreturn]] void throw_coroutine_running();
+/// RuntimeError for a consumed coroutine, std::invalid_argument for an
+/// empty one (Python's "a coroutine was expected").
+[[noreturn]] void throw_unusable_coroutine(bool consumed);
+
+/// `co_await coro`: runs the coroutine inside the awaiting task and gives
+/// its value. While the native nesting is shallow the child is run by a
+/// plain call and, if it finishes without suspending, frees its frame at
+/// once and the parent goes on without suspending; deeper, or once the
+/// child suspends, frames are handed over through the step's trampoline,
+/// so the native stack stays bounded whatever the compiler does.
 template <class T>
 class CoroutineAwaiter {
  public:
-  explicit CoroutineAwaiter(std::coroutine_handle<Promise<T>> h) noexcept : h_(h) {}
+  using handle_type = std::coroutine_handle<Promise<T>>;
+  explicit CoroutineAwaiter(handle_type& h) noexcept : h_(h) {}
   bool await_ready() const {
-    if (!h_ || h_.done()) throw_reused_coroutine();
+    if (!h_ || h_ == consumed_handle<Promise<T>>() || h_.done()) throw_reused_coroutine();
     if (h_.promise().link_ || h_.promise().is_task()) throw_coroutine_running();
     return false;
   }
-  void await_suspend(std::coroutine_handle<> parent) const noexcept {
-    h_.promise().link_ = parent;
-    tls.next = h_;
-  }
-  T await_resume() const {
+  bool await_suspend(std::coroutine_handle<> parent) noexcept {
     auto& p = h_.promise();
-    if (p.failed()) p.rethrow();
-    return p.take();
+    if (tls.inline_depth >= max_inline_depth) {
+      p.link_ = parent;
+      tls.next = h_;  // resumed by the step's trampoline
+      return true;
+    }
+    p.slot_ = &result_;
+    p.set_inline(true);
+    ++tls.inline_depth;
+    h_.resume();
+    --tls.inline_depth;
+    if (result_.done) {
+      h_ = consumed_handle<Promise<T>>();  // the frame freed itself
+      return false;
+    }
+    // The child suspended: it resumes the parent when it finishes.
+    p.set_inline(false);
+    p.link_ = parent;
+    return true;
+  }
+  T await_resume() {
+    if (result_.done) {
+      if (result_.exc) std::rethrow_exception(result_.exc);
+      if constexpr (!std::is_void_v<T>) return std::move(result_.storage.value);
+    } else {
+      auto& p = h_.promise();
+      if (p.failed()) p.rethrow();
+      return p.take();
+    }
   }
 
  private:
-  std::coroutine_handle<Promise<T>> h_;
+  handle_type& h_;  // the Coroutine's own handle, cleared when the frame is gone
+  InlineResult<T> result_;
 };
 
 }  // namespace detail
@@ -141,23 +216,32 @@ class [[nodiscard]] Coroutine {
   ~Coroutine() { reset(); }
 
   /// Runs the coroutine in the awaiting task; gives its value.
-  detail::CoroutineAwaiter<T> operator co_await() const noexcept { return detail::CoroutineAwaiter<T>(h_); }
+  detail::CoroutineAwaiter<T> operator co_await() & noexcept { return detail::CoroutineAwaiter<T>(h_); }
+  detail::CoroutineAwaiter<T> operator co_await() && noexcept { return detail::CoroutineAwaiter<T>(h_); }
 
-  /// True while the coroutine has a frame (not moved from).
+  /// False once moved from.
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
-  /// Gives up ownership of the frame (for create_task).
-  handle_type release() noexcept { return std::exchange(h_, nullptr); }
+  /// True once awaited to completion (the frame is gone).
+  bool consumed() const noexcept { return h_ == detail::consumed_handle<promise_type>(); }
+  /// Gives up ownership of the frame (for create_task). Throws
+  /// std::invalid_argument when moved from, RuntimeError("cannot reuse
+  /// already awaited coroutine") when consumed.
+  handle_type release() {
+    if (!h_ || consumed()) detail::throw_unusable_coroutine(consumed());
+    if (!h_.done() && h_.promise().link_) detail::throw_coroutine_running();
+    return std::exchange(h_, nullptr);
+  }
   handle_type handle() const noexcept { return h_; }
 
  private:
   void reset() noexcept {
-    if (!h_) return;
+    if (!h_ || consumed()) return;
     // A frame promoted to a task in place (gather) is shared: drop our
     // reference; otherwise the frame is ours alone.
     if (h_.promise().is_task())
       h_.promise().decref();
     else
-      h_.destroy();
+      destroy_frame(h_);
     h_ = nullptr;
   }
   handle_type h_ = nullptr;

@@ -22,6 +22,7 @@ namespace asyncio {
 namespace detail {
 class HandleState;
 class FutureCore;
+struct ThreadsafeQueue;
 }  // namespace detail
 
 /// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
@@ -112,6 +113,9 @@ class EventLoop {
   /// Wraps `coro` in a Task of this loop and schedules its first step.
   template <class T>
   Task<T> create_task(Coroutine<T> coro, std::string name = {});
+  /// create_task without moving the name around (the hot path).
+  template <class T>
+  Task<T> start_task(Coroutine<T>&& coro, std::string& name);
   /// A new pending Future of this loop.
   template <class T = void>
   Future<T> create_future();
@@ -153,6 +157,9 @@ class EventLoop {
  private:
   struct Impl;
   void check_closed() const;
+  /// What run_forever() checks before running: closed, already running,
+  /// another loop running in this thread.
+  void check_runnable() const;
   void run_until_done(detail::FutureCore& f);
   detail::LoopCore* core_;
   std::unique_ptr<Impl> impl_;

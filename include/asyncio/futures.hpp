@@ -5,6 +5,7 @@
 
 #include <asyncio/detail/frame_allocator.hpp>
 #include <asyncio/detail/future_core.hpp>
+#include <asyncio/detail/task_core.hpp>
 #include <asyncio/events.hpp>
 
 #include <coroutine>
@@ -56,30 +57,32 @@ class FutureState : public FutureCore {
 /// once if the task has a cancellation pending). Returns false, with
 /// `error` set, when the await is illegal (a task awaiting itself, a future
 /// of another loop, no task running).
-bool suspend_current_task(FutureCore& f, std::coroutine_handle<> h, const char*& error) noexcept;
-/// After a suspension: throws the current task's pending CancelledError.
-void deliver_pending_cancel();
+bool suspend_current_task(AwaitPoint& at, const char*& error) noexcept;
+/// After a suspension on `f`: throws the current task's pending
+/// CancelledError, unless `f` delivers a CancelledError of its own.
+void deliver_pending_cancel(FutureCore& f);
 [[noreturn]] void throw_await_error(const char* error, FutureCore& f);
 
 /// Awaits a FutureCore-derived state; the result is fetched by `Get`.
 template <class Get>
 class FutureAwaiter {
  public:
-  explicit FutureAwaiter(FutureCore* f, Get get) noexcept : f_(f), get_(get) {}
-  bool await_ready() const noexcept { return f_->done(); }
+  explicit FutureAwaiter(FutureCore* f, Get get) noexcept : at_{f, nullptr}, get_(get) {}
+  bool await_ready() const noexcept { return at_.future->done(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
-    suspended_ = suspend_current_task(*f_, h, error_);
+    at_.frame = h;
+    suspended_ = suspend_current_task(at_, error_);
     return suspended_;
   }
   decltype(auto) await_resume() {
-    if (error_) throw_await_error(error_, *f_);
-    if (suspended_) deliver_pending_cancel();
-    f_->check_result();
+    if (error_) throw_await_error(error_, *at_.future);
+    if (suspended_) deliver_pending_cancel(*at_.future);
+    at_.future->check_result();
     return get_();
   }
 
  private:
-  FutureCore* f_;
+  AwaitPoint at_;
   Get get_;
   const char* error_ = nullptr;
   bool suspended_ = false;
@@ -145,7 +148,7 @@ template <class Handle, class Fn>
 CallbackId CoreRef<Core>::add_user_callback(Fn fn) {
   struct Cb final : UserCallback {
     Cb(std::uintptr_t id, Fn f) : UserCallback(id), f(std::move(f)) {}
-    void invoke(FutureCore& fut) override {
+    void call(FutureCore& fut) override {
       fut.incref();
       f(Handle(static_cast<decltype(std::declval<Handle>().state())>(&fut)));
     }
@@ -157,7 +160,7 @@ CallbackId CoreRef<Core>::add_user_callback(Fn fn) {
     id = reinterpret_cast<std::uintptr_t>(*plain);
   else
     id = next_callback_id();
-  p_->add_done({&run_user_callback, new Cb(id, std::move(fn))});
+  p_->add_done(new Cb(id, std::move(fn)));
   return CallbackId{id};
 }
 

@@ -9,11 +9,11 @@
 #include <asyncio/outcome.hpp>
 #include <asyncio/tasks.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -88,6 +88,17 @@ struct TupleStore {
   void for_each(F&& f) {
     std::apply([&](auto&... h) { (f(static_cast<FutureCore*>(typed_state(h))), ...); }, children);
   }
+  /// Each distinct child once (an argument may repeat).
+  template <class F>
+  void for_each_unique(F&& f) {
+    std::vector<FutureCore*> seen;
+    for_each([&](FutureCore* c) {
+      for (FutureCore* s : seen)
+        if (s == c) return;
+      seen.push_back(c);
+      f(c);
+    });
+  }
   result_type collect() {
     return std::apply(
         [](auto&... h) {
@@ -107,6 +118,28 @@ struct VectorStore {
   template <class F>
   void for_each(F&& f) {
     for (auto& h : children) f(static_cast<FutureCore*>(typed_state(h)));
+  }
+  /// Each distinct child once: coroutines are distinct by construction;
+  /// tasks and futures may repeat.
+  template <class F>
+  void for_each_unique(F&& f) {
+    if constexpr (requires(const H& h) { h.state(); }) {
+      std::vector<FutureCore*> cores;
+      cores.reserve(children.size());
+      for_each([&](FutureCore* c) { cores.push_back(c); });
+      std::vector<FutureCore*> distinct(cores);
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      std::vector<bool> seen(distinct.size());
+      for (FutureCore* c : cores) {  // in argument order
+        auto i = std::lower_bound(distinct.begin(), distinct.end(), c) - distinct.begin();
+        if (seen[i]) continue;
+        seen[i] = true;
+        f(c);
+      }
+    } else {
+      for_each(std::forward<F>(f));
+    }
   }
   result_type collect() {
     result_type out;
@@ -130,12 +163,10 @@ class GatherState final : public FutureState<typename Store::result_type> {
   /// Registers the done-callback once per distinct child (each holds a
   /// reference to this state); completes at once when there are none.
   void watch_children() {
-    std::unordered_set<FutureCore*> seen;
-    store_.for_each([&](FutureCore* c) {
-      if (!seen.insert(c).second) return;
+    store_.for_each_unique([&](FutureCore* c) {
       ++pending_;
       this->incref();
-      c->add_done({&on_child_done, this});
+      c->add_done(this);
     });
     if (pending_ == 0) this->set_value(store_.collect());
   }
@@ -149,11 +180,16 @@ class GatherState final : public FutureState<typename Store::result_type> {
   }
 
  private:
-  static void on_child_done(void* ctx, FutureCore& child) {
-    auto* g = static_cast<GatherState*>(ctx);
-    g->child_done(child);
-    g->decref();
+  /// A child is done (this state is each child's done-callback, holding
+  /// one reference per child).
+  void on_done(FutureCore& child) override {
+    struct Release {
+      GatherState* self;
+      ~Release() { self->decref(); }
+    } release{this};
+    child_done(child);
   }
+  void release_callback() noexcept override { this->decref(); }
 
   void child_done(FutureCore& child) {
     --pending_;
@@ -245,12 +281,12 @@ template <bool Outcomes, class T>
 auto gather_vector(std::vector<Coroutine<T>> coros) {
   LoopCore* loop = &running_core();
   for (auto& c : coros) {
-    if (!c) throw_empty_coroutine();
+    if (!c || c.consumed()) throw_unusable_coroutine(c.consumed());
     // Promote each frame to a task in place: the Coroutine keeps a
     // reference, so no second vector of handles is needed.
     auto h = c.handle();
     if (h.promise().is_task()) continue;
-    h.promise().start(loop, h, {});  // its two references: the loop's and `c`
+    h.promise().start(loop, h);  // its two references: the loop's and `c`
   }
   return make_gather(loop, VectorStore<Outcomes, Coroutine<T>>{std::move(coros)}, Outcomes);
 }

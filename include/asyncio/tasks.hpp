@@ -98,7 +98,7 @@ LoopCore& running_core();
 /// RuntimeError("no running event loop") outside a loop.
 template <class T>
 Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
-  return detail::running_core().owner->create_task(std::move(coro), std::move(name));
+  return detail::running_core().owner->start_task(std::move(coro), name);
 }
 
 /// The task running now; empty when called from a plain callback. Throws
@@ -110,14 +110,16 @@ TaskRef current_task(EventLoop& loop);
 std::vector<TaskRef> all_tasks();
 std::vector<TaskRef> all_tasks(EventLoop& loop);
 
-[[noreturn]] void throw_empty_coroutine();
-
 template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
+  return start_task(std::move(coro), name);
+}
+
+template <class T>
+Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name) {
   check_closed();
   auto h = coro.release();
-  if (!h) throw_empty_coroutine();
-  h.promise().start(core_, h, std::move(name));
+  h.promise().start(core_, h, name);
   return Task<T>(&h.promise());
 }
 
@@ -135,8 +137,16 @@ decltype(auto) EventLoop::run_until_complete(const Task<T>& task) {
 
 template <class T>
 T EventLoop::run_until_complete(Coroutine<T> coro) {
+  check_runnable();  // before the task exists: a refused coroutine never runs
   Task<T> task = create_task(std::move(coro));
-  run_until_done(*task.state());
+  try {
+    run_until_done(*task.state());
+  } catch (...) {
+    // A fatal exception escaped the loop. The caller cannot reach this
+    // task, so its copy of the exception is not "never retrieved".
+    if (task.done()) task.state()->mark_retrieved();
+    throw;
+  }
   if constexpr (std::is_void_v<T>)
     task.result();
   else

@@ -21,7 +21,7 @@ enum class ExceptionKind { ordinary, cancelled, fatal };
 ExceptionKind classify(const std::exception_ptr& e) noexcept;
 
 /// Runs one done-callback, reporting what it throws.
-void run_callback(Callback cb, FutureCore& f) noexcept;
+void run_callback(ReadyNode* cb, FutureCore& f) noexcept;
 
 }  // namespace asyncio::detail
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <utility>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -28,72 +29,87 @@ struct CallbackId {
 
 namespace detail {
 
-class FutureCore;
-
-/// A done-callback: `fn(ctx, future)`.
-struct Callback {
-  void (*fn)(void* ctx, FutureCore& fut);
-  void* ctx;
-};
-
 /// A std::function registered by add_done_callback, type-erased.
-class UserCallback {
+class UserCallback : public ReadyNode {
  public:
-  explicit UserCallback(std::uintptr_t id) : id(id) {}
+  explicit UserCallback(std::uintptr_t id) noexcept : id_(id) {}
   virtual ~UserCallback() = default;
-  virtual void invoke(FutureCore& fut) = 0;
-  const std::uintptr_t id;
+  void on_done(FutureCore& f) final {
+    struct Free {
+      UserCallback* self;
+      ~Free() { delete self; }
+    } free{this};
+    call(f);
+  }
+  void release_callback() noexcept override { delete this; }
+  std::uintptr_t callback_id() const noexcept override { return id_; }
+
+ protected:
+  virtual void call(FutureCore& f) = 0;
+
+ private:
+  std::uintptr_t id_;
 };
 
-/// Runs and then frees a UserCallback (the Callback::fn of user callbacks).
-void run_user_callback(void* ctx, FutureCore& fut);
 /// A fresh id for a callable without identity.
 std::uintptr_t next_callback_id() noexcept;
 
-/// FIFO of callbacks in 16 bytes: one inline, more in a spilled vector.
+/// FIFO of done-callbacks in one word: empty, one callback, or (low bit
+/// set) a spilled vector.
 class CallbackList {
  public:
-  CallbackList() noexcept { one_.fn = nullptr; }
-  CallbackList(CallbackList&& o) noexcept : one_(o.one_) { o.one_.fn = nullptr; }
+  CallbackList() noexcept = default;
+  CallbackList(CallbackList&& o) noexcept : v_(std::exchange(o.v_, 0)) {}
   CallbackList& operator=(CallbackList&&) = delete;
-  ~CallbackList() { clear(); }
+  ~CallbackList() {
+    if (v_) clear();
+  }
 
-  bool empty() const noexcept { return one_.fn == nullptr; }
-  void push(Callback cb);
-  /// Removes the registrations `pred` selects, freeing user callbacks;
-  /// returns how many went.
+  bool empty() const noexcept { return v_ == 0; }
+  void push(ReadyNode* cb) {
+    if (!v_)
+      v_ = reinterpret_cast<std::uintptr_t>(cb);
+    else
+      push_more(cb);
+  }
+  /// Removes the registrations `pred` selects (release_callback() is
+  /// called on each); returns how many went.
   template <class Pred>
   std::size_t remove_if(Pred pred) noexcept;
   /// Calls `f(cb)` for each callback in order.
   template <class F>
   void for_each(F f) const;
-  /// Drops every callback, freeing user callbacks.
+  /// Calls `f(cb)` for each callback in order, ending every registration
+  /// (no release_callback(): `f` consumes them); leaves the list empty.
+  template <class F>
+  void consume(F f);
+  /// Ends every registration (release_callback()).
   void clear() noexcept;
 
  private:
-  static void spill(void*, FutureCore&) {}
-  std::vector<Callback>* vec() const noexcept { return static_cast<std::vector<Callback>*>(one_.ctx); }
-  bool spilled() const noexcept { return one_.fn == &spill; }
-  static void release(Callback cb) noexcept {
-    if (cb.fn == &run_user_callback) delete static_cast<UserCallback*>(cb.ctx);
-  }
-  Callback one_;
+  using Vec = std::vector<ReadyNode*>;
+  void push_more(ReadyNode* cb);
+  bool spilled() const noexcept { return v_ & 1; }
+  Vec* vec() const noexcept { return reinterpret_cast<Vec*>(v_ & ~std::uintptr_t{1}); }
+  ReadyNode* one() const noexcept { return reinterpret_cast<ReadyNode*>(v_); }
+  std::uintptr_t v_ = 0;
 };
 
 template <class Pred>
 std::size_t CallbackList::remove_if(Pred pred) noexcept {
   if (empty()) return 0;
   if (!spilled()) {
-    if (!pred(one_)) return 0;
-    release(one_);
-    one_.fn = nullptr;
+    ReadyNode* cb = one();
+    if (!pred(cb)) return 0;
+    v_ = 0;
+    cb->release_callback();
     return 1;
   }
   auto& v = *vec();
   std::size_t kept = 0, removed = 0;
-  for (auto& cb : v) {
+  for (ReadyNode* cb : v) {
     if (pred(cb)) {
-      release(cb);
+      cb->release_callback();
       ++removed;
     } else {
       v[kept++] = cb;
@@ -104,10 +120,24 @@ std::size_t CallbackList::remove_if(Pred pred) noexcept {
 }
 
 template <class F>
+void CallbackList::consume(F f) {
+  if (empty()) return;
+  if (!spilled()) {
+    ReadyNode* cb = one();
+    v_ = 0;
+    return f(cb);
+  }
+  Vec* v = vec();
+  v_ = 0;
+  for (ReadyNode* cb : *v) f(cb);
+  delete v;
+}
+
+template <class F>
 void CallbackList::for_each(F f) const {
   if (empty()) return;
-  if (!spilled()) return f(one_);
-  for (const auto& cb : *vec()) f(cb);
+  if (!spilled()) return f(one());
+  for (ReadyNode* cb : *vec()) f(cb);
 }
 
 /// Python's Future state machine without the value (which a typed subclass
@@ -150,13 +180,13 @@ class FutureCore : public ReadyNode {
   /// Completes with `e`, which must not be a CancelledError.
   void finish_exception(std::exception_ptr e) noexcept;
 
-  /// Registers `cb` to run through the ready queue when done; on a done
-  /// future it is scheduled at once (spec S5).
-  void add_done(Callback cb);
+  /// Registers `cb->on_done(*this)` to run through the ready queue when
+  /// done; on a done future it is scheduled at once (spec S5).
+  void add_done(ReadyNode* cb);
   /// Registers `cb` on a pending future. Internal: the caller knows.
-  void add_callback(Callback cb) { callbacks_.push(cb); }
+  void add_callback(ReadyNode* cb) { callbacks_.push(cb); }
   /// Removes exactly that registration, whatever the state.
-  void remove_callback(Callback cb) noexcept;
+  void remove_callback(ReadyNode* cb) noexcept;
   /// remove_done_callback(id): the number of registrations removed.
   std::size_t remove_user_callbacks(std::uintptr_t id) noexcept;
 
@@ -168,6 +198,7 @@ class FutureCore : public ReadyNode {
 
  protected:
   enum : std::uint8_t {
+    f_inline = 64,  ///< an awaited frame run by a nested call from its awaiter
     f_task = 1,
     f_log_traceback = 2,
     f_has_value = 4,
@@ -182,7 +213,10 @@ class FutureCore : public ReadyNode {
   /// only the fields a plain awaited coroutine uses are initialised.
   struct FrameTag {};
   explicit FutureCore(FrameTag) noexcept {}
-  virtual ~FutureCore();
+  virtual ~FutureCore() {
+    if (flags_ & f_log_traceback) report_unretrieved();
+    if (loop_) loop_->decref();
+  }
   /// Frees the object (delete, or destroy the coroutine frame).
   virtual void destroy() noexcept = 0;
 

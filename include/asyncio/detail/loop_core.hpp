@@ -7,6 +7,8 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+#include <atomic>
 #include <exception>
 
 namespace asyncio {
@@ -17,17 +19,29 @@ namespace asyncio::detail {
 
 class TaskCore;
 
-/// An entry of the ready queue, embedded in the object it runs (a task's
-/// step, a future's batch of done-callbacks, a Handle). An object is queued
-/// at most once at a time, so the queue never allocates.
-/// Polymorphic so that a future's vtable pointer doubles as the entry's
-/// dispatch: a node costs one pointer beyond it.
+class FutureCore;
+
+/// Something the loop runs: an entry of the ready queue (a task's step, a
+/// future's batch of done-callbacks, a Handle) and/or a done-callback
+/// registered on a future (a waiting task, a gather, a user callback).
+/// Embedded in the object it runs: an object is queued at most once at a
+/// time, so neither the queue nor a callback registration allocates, and a
+/// future's vtable pointer doubles as the dispatch.
 class ReadyNode {
  public:
-  /// Runs the entry; with `discard` set, only releases what the entry holds
-  /// (the loop is closing and will not run it). Never throws.
-  virtual void run_ready(bool discard) noexcept = 0;
-  ReadyNode* next = nullptr;
+  /// As a queue entry: runs; with `discard` set, only releases what the
+  /// entry holds (the loop is closing and will not run it). Never throws.
+  virtual void run_ready(bool discard) noexcept { (void)discard; }
+  /// As a done-callback: `f` is done. The registration ends with this
+  /// call (the object may free itself, and may be gone when it returns).
+  /// May throw (reported by the caller).
+  virtual void on_done(FutureCore& f) { (void)f; }
+  /// As a done-callback removed, or dropped without running.
+  virtual void release_callback() noexcept {}
+  /// Non-zero for a user callback: its CallbackId.
+  virtual std::uintptr_t callback_id() const noexcept { return 0; }
+
+  ReadyNode* next;  // set by LoopCore::push
 
  protected:
   ReadyNode() = default;
@@ -43,6 +57,14 @@ class ReadyNode {
 class LoopCore {
  public:
   void push(ReadyNode* n) noexcept {
+    // Callbacks posted by other threads go first: they were queued earlier
+    // (CPython appends them to the same FIFO).
+    if (threadsafe_pending.load(std::memory_order_acquire)) [[unlikely]]
+      drain_threadsafe();
+    enqueue(n);
+  }
+  /// push() without looking at what other threads posted.
+  void enqueue(ReadyNode* n) noexcept {
     if (!accepting) {
       n->run_ready(true);
       return;
@@ -61,6 +83,12 @@ class LoopCore {
     return h;
   }
   bool has_ready() const noexcept { return head_ != nullptr; }
+  /// Moves what call_soon_threadsafe() posted into the ready queue.
+  void drain_threadsafe() noexcept;
+  /// Set by other threads when they post; see drain_threadsafe().
+  std::atomic<bool> threadsafe_pending{false};
+  /// The queue other threads post to (owned by the EventLoop).
+  void* threadsafe_queue = nullptr;
   /// Puts a detached chain back in front of the queue (what a pass could
   /// not run because a fatal exception interrupted it).
   void requeue_front(ReadyNode* chain) noexcept {
@@ -101,9 +129,34 @@ class LoopCore {
 struct ThreadState {
   LoopCore* running = nullptr;
   std::coroutine_handle<> next = nullptr;
+  /// How many awaited coroutines are being run by nested native calls
+  /// (see CoroutineAwaiter); past max_inline_depth the trampoline is used.
+  unsigned inline_depth = 0;
+  /// Nesting of frame destructions (see destroy_frame()).
+  unsigned destroy_depth = 0;
+  /// Frames whose destruction was deferred to keep the stack bounded.
+  std::vector<std::coroutine_handle<>>* deferred = nullptr;
 };
 
+/// Native-stack bound on nested inline resumes: deeper chains go through
+/// the trampoline, so the stack stays bounded at -O0 under ASan too.
+inline constexpr unsigned max_inline_depth = 32;
+
 extern constinit thread_local ThreadState tls;
+
+void defer_destroy(std::coroutine_handle<> h);
+void destroy_deferred() noexcept;
+
+/// Destroys a coroutine frame. Destroying a frame destroys what it awaits,
+/// so a deep chain of suspended frames would nest destructors as deep as the
+/// chain: past max_inline_depth the rest is deferred and destroyed in a loop
+/// by the outermost call.
+inline void destroy_frame(std::coroutine_handle<> h) noexcept {
+  if (tls.destroy_depth >= max_inline_depth) return defer_destroy(h);
+  ++tls.destroy_depth;
+  h.destroy();
+  if (--tls.destroy_depth == 0 && tls.deferred) destroy_deferred();
+}
 
 }  // namespace asyncio::detail
 

@@ -12,6 +12,13 @@
 
 namespace asyncio::detail {
 
+/// Where a task is suspended on a future: kept by the awaiter, in the
+/// suspended frame, for as long as the suspension lasts.
+struct AwaitPoint {
+  FutureCore* future;
+  std::coroutine_handle<> frame;
+};
+
 /// A Task's state machine (spec §1.3, §4).
 ///
 /// As the promise of a plain awaited coroutine only `link_`, `exc_` and the
@@ -33,12 +40,19 @@ class TaskCore : public FutureCore {
 
   /// Makes this detached frame a pending task of `loop` (refs: the loop's
   /// and the caller's) and schedules its first step.
-  void start(LoopCore* loop, std::coroutine_handle<> top, std::string name);
+  /// `name` is moved from when not empty.
+  void start(LoopCore* loop, std::coroutine_handle<> top, std::string& name);
+  void start(LoopCore* loop, std::coroutine_handle<> top) {
+    std::string none;
+    start(loop, top, none);
+  }
   /// The top frame reached final_suspend: records the outcome.
   void complete() noexcept;
 
-  /// Awaiters: suspend this task on `f` at frame `h`.
-  void suspend_on(FutureCore& f, std::coroutine_handle<> h) noexcept;
+  /// Awaiters: suspend this task on `at.future` at frame `at.frame`.
+  void suspend_on(AwaitPoint& at) noexcept;
+  /// The future the task is suspended on, if any (CPython's _fut_waiter).
+  FutureCore* waiter() const noexcept { return at_point() ? point()->future : nullptr; }
   /// Awaiters: re-queue this task at the tail (sleep(0)).
   void yield_at(std::coroutine_handle<> h) noexcept {
     link_ = h;
@@ -48,20 +62,43 @@ class TaskCore : public FutureCore {
   void deliver_pending_cancel() {
     if (flags_ & f_must_cancel) throw_pending_cancel();
   }
+  bool must_cancel_pending() const noexcept { return flags_ & f_must_cancel; }
+  void withdraw_pending_cancel() noexcept {
+    flags_ &= ~f_must_cancel;
+    exc_ = nullptr;
+  }
 
   void run_ready(bool discard) noexcept override;
+  void on_done(FutureCore& f) override;
   /// The loop is closing with this task pending: report it, detach it from
   /// what it waits on, and drop the loop's reference.
   void orphan() noexcept;
 
+  bool is_inline() const noexcept { return flags_ & f_inline; }
+  void set_inline(bool on) noexcept {
+    if (on)
+      flags_ |= f_inline;
+    else
+      flags_ &= ~f_inline;
+  }
   /// The next pending task of the same loop (all_tasks()).
   TaskCore* next_in_loop() const noexcept { return next_; }
 
-  std::coroutine_handle<> link_ = nullptr;
+  union {
+    /// An awaited frame: the awaiting frame. A task's top frame: the
+    /// innermost suspended frame, which the next step resumes.
+    std::coroutine_handle<> link_ = nullptr;
+    /// An inline-awaited frame (f_inline): its InlineResult<T>.
+    void* slot_;
+    /// A task suspended on a future: its AwaitPoint, tagged with bit 0.
+    std::uintptr_t point_;
+  };
 
  protected:
   TaskCore() noexcept : FutureCore(FrameTag{}) {}
-  ~TaskCore();
+  ~TaskCore() {
+    if (is_task()) release_task();
+  }
   void unhandled() noexcept {
     exc_ = std::current_exception();
     flags_ &= ~f_must_cancel;
@@ -70,11 +107,19 @@ class TaskCore : public FutureCore {
 
  private:
   void step() noexcept;
+  bool at_point() const noexcept { return point_ & 1; }
+  AwaitPoint* point() const noexcept { return reinterpret_cast<AwaitPoint*>(point_ & ~std::uintptr_t{1}); }
+  /// Leaves the AwaitPoint: drops the future, keeps the frame to resume.
+  FutureCore* leave_point() noexcept {
+    AwaitPoint* at = point();
+    link_ = at->frame;
+    return at->future;
+  }
+  void release_task() noexcept;
   [[noreturn]] void throw_pending_cancel();
   void end(State s) noexcept;
   void unlink() noexcept;
 
-  FutureCore* waiter_;
   TaskCore* prev_;
   TaskCore* next_;
   /// (id << 1) | 1 for the default name Task-<id>, else a std::string*.

@@ -1,0 +1,102 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The bench kit's CPU workloads (../shared/bench/README.md), doing exactly
+// the work of the peers in ../shared/bench/peers/.
+//
+// usage: asyncio_workloads WORKLOAD N
+// Prints the kit's RESULT line, then an ALLOCS line: heap allocations
+// (global operator new calls) per operation during the timed part.
+#include <asyncio/asyncio.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+// The trivial coroutine every workload awaits or spawns; out of line, as in
+// the other C++ peers.
+__attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
+
+// 1. await_chain: await a coroutine that returns at once
+asyncio::Coroutine<long long> await_chain(long n) {
+  long long s = 0;
+  for (long i = 0; i < n; ++i) s += co_await leaf(static_cast<int>(i));
+  co_return s;
+}
+
+// 2. spawn_await: create_task, then await the task
+asyncio::Coroutine<long long> spawn_await(long n) {
+  long long s = 0;
+  for (long i = 0; i < n; ++i) s += co_await asyncio::create_task(leaf(static_cast<int>(i)));
+  co_return s;
+}
+
+// 3. gather_many: N coroutines at once (gather makes each a task)
+asyncio::Coroutine<long long> gather_many(long n) {
+  std::vector<asyncio::Coroutine<int>> coros;
+  coros.reserve(n);
+  for (long i = 0; i < n; ++i) coros.push_back(leaf(static_cast<int>(i)));
+  std::vector<int> results = co_await asyncio::gather(std::move(coros));
+  long long s = 0;
+  for (int r : results) s += r;
+  co_return s;
+}
+
+// 4. sleep0_pingpong: two tasks, each yields N times with sleep(0)
+asyncio::Coroutine<long long> yielder(long n) {
+  for (long i = 0; i < n; ++i) co_await asyncio::sleep(0);
+  co_return n;
+}
+asyncio::Coroutine<long long> sleep0_pingpong(long n) {
+  auto [a, b] = co_await asyncio::gather(yielder(n), yielder(n));
+  co_return a + b;  // check = 2N
+}
+
+asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double& secs, long& allocs) {
+  long long check = 0;
+  // Timed inside the loop, as the Python peer does: loop creation is not
+  // counted, everything the workload does is.
+  const long a0 = allocations.load();
+  const double t0 = bench::now_s();
+  if (w == "await_chain")
+    check = co_await await_chain(n);
+  else if (w == "spawn_await")
+    check = co_await spawn_await(n);
+  else if (w == "gather_many")
+    check = co_await gather_many(n);
+  else if (w == "sleep0_pingpong")
+    check = co_await sleep0_pingpong(n);
+  else {
+    std::fprintf(stderr, "unknown workload %s\n", w.c_str());
+    std::exit(2);
+  }
+  secs = bench::now_s() - t0;
+  allocs = allocations.load() - a0;
+  co_return check;
+}
+
+int main(int argc, char** argv) {
+  const auto args = bench::parse_args(argc, argv);
+  const std::string w = args.workload;
+  double secs = 0;
+  long allocs = 0;
+  const long long check = asyncio::run(run_workload(w, args.n, secs, allocs));
+  bench::print_result("asyncio_cpp", w.c_str(), args.n, secs, check);
+  std::printf("ALLOCS workload=%s n=%ld allocs=%ld per_op=%.3f\n", w.c_str(), args.n, allocs,
+              static_cast<double>(allocs) / static_cast<double>(args.n));
+}
