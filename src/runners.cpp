@@ -82,8 +82,7 @@ void Runner::close() {
   struct Finally {
     Runner& r;
     ~Finally() {
-      r.loop_->close();
-      r.loop_.reset();
+      r.loop_->close();  // the object stays, closed, as CPython's does
       r.state_ = State::closed;
     }
   } finally{*this};

@@ -10,6 +10,9 @@
 
 #include <coroutine>
 #include <functional>
+#include <optional>
+#include <tuple>
+#include <vector>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -87,6 +90,36 @@ class FutureAwaiter {
   const char* error_ = nullptr;
   bool suspended_ = false;
 };
+
+/// Whether a T can really be copied: std::is_copy_constructible says yes
+/// for a vector of move-only elements, whose copy then fails to compile.
+/// Looks into the types results are made of (vector, tuple, pair, optional).
+template <class T>
+struct Copyable : std::is_copy_constructible<T> {};
+template <class T, class A>
+struct Copyable<std::vector<T, A>> : Copyable<T> {};
+template <class... T>
+struct Copyable<std::tuple<T...>> : std::conjunction<Copyable<T>...> {};
+template <class A, class B>
+struct Copyable<std::pair<A, B>> : std::conjunction<Copyable<A>, Copyable<B>> {};
+template <class T>
+struct Copyable<std::optional<T>> : Copyable<T> {};
+template <class T>
+inline constexpr bool copyable = Copyable<T>::value;
+
+/// The result of awaiting an rvalue handle: the caller gave its reference
+/// up, so the value is moved out when no other reference is left (or when
+/// it cannot be copied), else copied.
+template <class S>
+auto take_awaited(S* s) {
+  using T = std::remove_reference_t<decltype(s->value())>;
+  if constexpr (std::is_void_v<T>)
+    return;
+  else if constexpr (copyable<T>)
+    return s->unique() ? T(std::move(s->value())) : T(s->value());
+  else
+    return T(std::move(s->value()));
+}
 
 /// A counted reference to a future or task, with the untyped part of the
 /// Future API.
@@ -207,9 +240,15 @@ class Future : public detail::CoreRef<detail::FutureState<T>> {
   }
 
   /// Suspends until done; gives result() (a reference to the stored value).
-  auto operator co_await() const noexcept {
+  auto operator co_await() const& noexcept {
     auto* s = this->p_;
     return detail::FutureAwaiter(s, [s]() -> decltype(auto) { return s->value(); });
+  }
+  /// Awaiting a temporary (`co_await gather(...)`) gives the value itself,
+  /// moved out when nobody else holds the future.
+  auto operator co_await() && noexcept {
+    auto* s = this->p_;
+    return detail::FutureAwaiter(s, [s] { return detail::take_awaited(s); });
   }
 
   detail::FutureState<T>* state() const noexcept { return this->p_; }

@@ -27,22 +27,32 @@ template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 template <class A>
-struct GatherArg;  // how an argument becomes a child
-template <class T>
-struct GatherArg<Coroutine<T>> {
-  using value = T;
-  using child = Task<T>;
+struct GatherArg {  // how an argument becomes a child
+  static constexpr bool valid = false;
 };
 template <class T>
+struct GatherArg<Coroutine<T>> {
+  static constexpr bool valid = true;
+  using child = Task<T>;
+};
+// A Task or Future is shared with others: its result is copied out, so it
+// must be copyable (a move-only result is moved out of a coroutine gather
+// wrapped itself, which nobody else sees).
+template <class T>
 struct GatherArg<Task<T>> {
-  using value = T;
+  static constexpr bool valid = std::is_void_v<T> || copyable<T>;
   using child = Task<T>;
 };
 template <class T>
 struct GatherArg<Future<T>> {
-  using value = T;
+  static constexpr bool valid = std::is_void_v<T> || copyable<T>;
   using child = Future<T>;
 };
+
+/// What gather accepts: a Coroutine, or a Task or Future whose result can be
+/// copied.
+template <class A>
+concept GatherAwaitable = GatherArg<std::decay_t<A>>::valid;
 
 template <class H>
 auto* typed_state(const H& h) noexcept {
@@ -53,12 +63,13 @@ auto* typed_state(const H& h) noexcept {
 }
 
 /// The value of a child that finished with one: a copy when T is copyable
-/// (the child may be shared), else moved out.
+/// (the child may be shared), else moved out (only children gather made
+/// from coroutines can have a move-only T: see GatherArg).
 template <class T, class S>
 gather_value_t<T> take_value(S* s) {
   if constexpr (std::is_void_v<T>)
     return {};
-  else if constexpr (std::is_copy_constructible_v<T>)
+  else if constexpr (copyable<T>)
     return s->value();
   else
     return std::move(s->value());
@@ -308,8 +319,7 @@ auto gather_handles(std::vector<H> handles) {
 /// child cancelled on its own makes gather raise CancelledError.
 /// Cancelling the returned future (or the task awaiting it) cancels every
 /// child. Returns a Future: await it, or keep it to cancel() it.
-template <class... A>
-  requires(sizeof...(A) == 0 || (!std::is_same_v<std::decay_t<A>, ReturnExceptions> && ...))
+template <detail::GatherAwaitable... A>
 auto gather(A&&... args) {
   return detail::gather_variadic<false>(std::forward<A>(args)...);
 }
@@ -317,7 +327,7 @@ auto gather(A&&... args) {
 /// gather(return_exceptions, ...): exceptions (CancelledError for a
 /// cancelled child) are returned in place as Outcome<T>; cancelling the
 /// gather still raises CancelledError.
-template <class... A>
+template <detail::GatherAwaitable... A>
 auto gather(ReturnExceptions, A&&... args) {
   return detail::gather_variadic<true>(std::forward<A>(args)...);
 }
@@ -333,12 +343,12 @@ auto gather(ReturnExceptions, std::vector<Coroutine<T>> coros) {
 }
 /// gather over a vector of tasks or futures.
 template <class H>
-  requires requires(const H& h) { h.state(); }
+  requires(detail::GatherAwaitable<H> && requires(const H& h) { h.state(); })
 auto gather(std::vector<H> handles) {
   return detail::gather_handles<false>(std::move(handles));
 }
 template <class H>
-  requires requires(const H& h) { h.state(); }
+  requires(detail::GatherAwaitable<H> && requires(const H& h) { h.state(); })
 auto gather(ReturnExceptions, std::vector<H> handles) {
   return detail::gather_handles<true>(std::move(handles));
 }

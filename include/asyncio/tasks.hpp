@@ -79,9 +79,15 @@ class Task : public TaskRef {
     return add_user_callback<Task<T>>(std::move(fn));
   }
   /// Suspends until the task is done (at once if it is); gives result().
-  auto operator co_await() const noexcept {
+  auto operator co_await() const& noexcept {
     auto* s = state();
     return detail::FutureAwaiter(s, [s]() -> decltype(auto) { return s->value(); });
+  }
+  /// Awaiting a temporary (`co_await create_task(...)`) gives the value
+  /// itself, moved out when nobody else holds the task.
+  auto operator co_await() && noexcept {
+    auto* s = state();
+    return detail::FutureAwaiter(s, [s] { return detail::take_awaited(s); });
   }
 
   detail::Promise<T>* state() const noexcept { return static_cast<detail::Promise<T>*>(p_); }

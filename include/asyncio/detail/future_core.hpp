@@ -161,6 +161,8 @@ class FutureCore : public ReadyNode {
   virtual bool cancel(std::string msg);
 
   void incref() noexcept { ++refs_; }
+  /// True when one reference is left (the awaiting handle's, say).
+  bool unique() const noexcept { return refs_ == 1; }
   void decref() noexcept {
     if (--refs_ == 0) destroy();
   }
