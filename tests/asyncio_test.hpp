@@ -105,15 +105,19 @@ std::exception_ptr capture(F&& f) {
 
 }  // namespace asyncio_test
 
+/// EXPECT that the exception_ptr `eptr` holds an E whose message is exactly
+/// `msg`.
+#define EXPECT_EXC(eptr, E, msg)                                            \
+  do {                                                                     \
+    const std::exception_ptr expect_exc_e = (eptr);                        \
+    EXPECT_TRUE(::asyncio_test::holds<E>(expect_exc_e)) << "expected " #E; \
+    if (expect_exc_e) {                                                    \
+      EXPECT_EQ(::asyncio_test::what(expect_exc_e), std::string(msg));     \
+    }                                                                      \
+  } while (0)
+
 /// EXPECT that `stmt` throws E with exactly message `msg` (works inside
 /// coroutines, where ASSERT_* cannot be used).
-#define EXPECT_THROW_MSG(stmt, E, msg)                                                      \
-  do {                                                                                      \
-    auto asyncio_test_e = ::asyncio_test::capture([&] { stmt; });                           \
-    EXPECT_TRUE(::asyncio_test::holds<E>(asyncio_test_e)) << "expected " #E " from " #stmt; \
-    if (asyncio_test_e) {                                                                   \
-      EXPECT_EQ(::asyncio_test::what(asyncio_test_e), std::string(msg));                    \
-    }                                                                                       \
-  } while (0)
+#define EXPECT_THROW_MSG(stmt, E, msg) EXPECT_EXC(::asyncio_test::capture([&] { stmt; }), E, msg)
 
 #endif  // ASYNCIO_TESTS_ASYNCIO_TEST_HPP

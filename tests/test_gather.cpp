@@ -553,7 +553,7 @@ Coroutine<std::unique_ptr<int>> make_box(double delay, int v) {
 
 TEST(Gather, MoveOnlyResults) {
   auto r = run_test([]() -> Coroutine<std::tuple<std::unique_ptr<int>, std::unique_ptr<int>>> {
-    co_return std::move(co_await gather(make_box(0.2, 1), make_box(0.1, 2)));
+    co_return co_await gather(make_box(0.2, 1), make_box(0.1, 2));
   }());
   ASSERT_TRUE(std::get<0>(r));
   ASSERT_TRUE(std::get<1>(r));
@@ -563,7 +563,7 @@ TEST(Gather, MoveOnlyResults) {
   auto v = run_test([]() -> Coroutine<std::vector<std::unique_ptr<int>>> {
     std::vector<Coroutine<std::unique_ptr<int>>> cs;
     for (int i = 0; i < 4; ++i) cs.push_back(make_box(0.1 * (4 - i), i));
-    co_return std::move(co_await gather(std::move(cs)));
+    co_return co_await gather(std::move(cs));
   }());
   ASSERT_EQ(v.size(), 4u);
   for (int i = 0; i < 4; ++i) {

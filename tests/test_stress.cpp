@@ -370,7 +370,7 @@ Coroutine<long long> main_move_only_gather(int n) {
   std::vector<Coroutine<std::unique_ptr<int>>> cs;
   cs.reserve(n);
   for (int i = 0; i < n; ++i) cs.push_back(i % 2 ? make_ptr(i) : make_ptr_now(i));
-  std::vector<std::unique_ptr<int>> rs = std::move(co_await gather(std::move(cs)));
+  std::vector<std::unique_ptr<int>> rs = co_await gather(std::move(cs));
   long long sum = 0;
   for (std::size_t i = 0; i < rs.size(); ++i) {
     if (!rs[i] || *rs[i] != static_cast<int>(i)) {
@@ -385,7 +385,7 @@ Coroutine<long long> main_move_only_gather(int n) {
 Coroutine<int> main_move_only_gather_tuple() {
   // co_await on the gather future gives a reference to its stored tuple:
   // move-only results are moved out of it.
-  auto [a, b, c] = std::move(co_await gather(make_ptr(1), make_ptr_now(2), asyncio::sleep(0.5, std::make_unique<int>(3))));
+  auto [a, b, c] = co_await gather(make_ptr(1), make_ptr_now(2), asyncio::sleep(0.5, std::make_unique<int>(3)));
   static_assert(std::is_same_v<decltype(a), std::unique_ptr<int>>);
   EXPECT_NE(a, nullptr);
   EXPECT_NE(b, nullptr);
@@ -396,7 +396,7 @@ Coroutine<int> main_move_only_gather_tuple() {
 Coroutine<long long> main_move_only_gather_outcomes(int n) {
   std::vector<Coroutine<std::unique_ptr<int>>> cs;
   for (int i = 0; i < n; ++i) cs.push_back(make_ptr(i));
-  auto outs = std::move(co_await gather(return_exceptions, std::move(cs)));
+  auto outs = co_await gather(return_exceptions, std::move(cs));
   long long sum = 0;
   for (auto& o : outs) {
     EXPECT_TRUE(o.has_value());
