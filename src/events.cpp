@@ -159,6 +159,7 @@ struct EventLoop::Impl {
   std::size_t cancelled_timers = 0;
   std::vector<HandleState*> timers;  // a min-heap on (when, seq)
   ExceptionHandler handler;
+  TaskFactory task_factory;
 
   detail::ThreadsafeQueue posted;
 
@@ -433,6 +434,30 @@ void EventLoop::close() {
 }
 
 void EventLoop::set_exception_handler(ExceptionHandler handler) { impl_->handler = std::move(handler); }
+
+void EventLoop::set_task_factory(const TaskFactory& factory) {
+  impl_->task_factory = factory;
+  core_->eager_tasks = factory.eager;
+  core_->task_hook = static_cast<bool>(factory.on_create);
+}
+
+const TaskFactory& EventLoop::get_task_factory() const noexcept { return impl_->task_factory; }
+
+void EventLoop::launch_task(detail::TaskCore& task) {
+  if (core_->task_hook) {
+    try {
+      task.incref();
+      impl_->task_factory.on_create(TaskRef(&task));
+    } catch (...) {
+      // Not left pending forever: the first step finds the cancellation
+      // and ends the task without running its body.
+      task.cancel({});
+      task.launch();
+      throw;
+    }
+  }
+  task.launch();
+}
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) { detail::print_context(context); }
 

@@ -62,7 +62,6 @@ void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& n
   if (next_) next_->prev_ = this;
   loop->tasks = this;
   ++loop->task_count;
-  loop->push(this);
 }
 
 void TaskCore::unlink() noexcept {

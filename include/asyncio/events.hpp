@@ -70,6 +70,8 @@ struct ExceptionContext {
 };
 
 class EventLoop;
+class TaskRef;
+struct TaskFactory;
 /// `handler(loop, context)`, as loop.set_exception_handler() takes.
 using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
@@ -116,6 +118,15 @@ class EventLoop {
   /// create_task without moving the name around (the hot path).
   template <class T>
   Task<T> start_task(Coroutine<T>&& coro, std::string& name);
+  /// Replaces the task factory (≙ loop.set_task_factory); a default
+  /// TaskFactory{} restores the default (lazy tasks, no hook).
+  void set_task_factory(const TaskFactory& factory);
+  /// The current task factory.
+  const TaskFactory& get_task_factory() const noexcept;
+  /// Gives a task made by start() to the task factory's hook, then
+  /// schedules (or, eager, runs) its first step. If the hook throws, the
+  /// task is cancelled before its body runs and the exception propagates.
+  void launch_task(detail::TaskCore& task);
   /// A new pending Future of this loop.
   template <class T = void>
   Future<T> create_future();

@@ -298,6 +298,7 @@ auto gather_vector(std::vector<Coroutine<T>> coros) {
     auto h = c.handle();
     if (h.promise().is_task()) continue;
     h.promise().start(loop, h);  // its two references: the loop's and `c`
+    loop->owner->launch_task(h.promise());
   }
   return make_gather(loop, VectorStore<Outcomes, Coroutine<T>>{std::move(coros)}, Outcomes);
 }

@@ -99,6 +99,24 @@ namespace detail {
 LoopCore& running_core();
 }
 
+/// What EventLoop::create_task does with each new task (≙ the task
+/// factory of loop.set_task_factory). C++ cannot take over the creation of
+/// a Task<T> for every T, so a factory is the two things CPython's are used
+/// for: eager first steps, and a hook that sees (and may rename) each task
+/// before its first step.
+struct TaskFactory {
+  /// 3.12's eager_task_factory: create_task runs the coroutine at once, up
+  /// to its first real suspension, when the loop is running; a coroutine
+  /// that finishes without suspending gives a task that is already done.
+  bool eager = false;
+  /// Called with each new task before its first step (may throw: see
+  /// EventLoop::launch_task).
+  std::function<void(TaskRef)> on_create;
+};
+
+/// ≙ asyncio.eager_task_factory: `loop.set_task_factory(eager_task_factory)`.
+inline const TaskFactory eager_task_factory{.eager = true, .on_create = {}};
+
 /// Wraps `coro` in a Task on the running loop and schedules its first step
 /// (the body starts on a later pass, after the caller suspends). Throws
 /// RuntimeError("no running event loop") outside a loop.
@@ -126,7 +144,12 @@ Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name) {
   check_closed();
   auto h = coro.release();
   h.promise().start(core_, h, name);
-  return Task<T>(&h.promise());
+  Task<T> task(&h.promise());
+  if (core_->task_hook)
+    launch_task(h.promise());
+  else
+    h.promise().launch();
+  return task;
 }
 
 template <class T>

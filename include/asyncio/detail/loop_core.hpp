@@ -108,6 +108,10 @@ class LoopCore {
   EventLoop* owner = nullptr;  ///< null once the EventLoop object is gone
   bool accepting = true;       ///< false once the loop is closed
   TaskCore* current_task = nullptr;
+  /// The task factory (EventLoop::set_task_factory): eager first steps,
+  /// and whether a user hook wants to see each new task.
+  bool eager_tasks = false;
+  bool task_hook = false;
   /// A KeyboardInterrupt/SystemExit raised by a task step, to be re-raised
   /// out of run_forever() (spec S10).
   std::exception_ptr fatal;

@@ -39,12 +39,20 @@ class TaskCore : public FutureCore {
   std::string repr() const;
 
   /// Makes this detached frame a pending task of `loop` (refs: the loop's
-  /// and the caller's) and schedules its first step.
+  /// and the caller's). launch() then schedules its first step.
   /// `name` is moved from when not empty.
   void start(LoopCore* loop, std::coroutine_handle<> top, std::string& name);
   void start(LoopCore* loop, std::coroutine_handle<> top) {
     std::string none;
     start(loop, top, none);
+  }
+  /// Schedules the first step, or runs it now for an eager task on a
+  /// running loop (spec §1.6: up to the first real suspension).
+  void launch() noexcept {
+    if (loop_->eager_tasks && tls.running == loop_)
+      step();
+    else
+      loop_->push(this);
   }
   /// The top frame reached final_suspend: records the outcome.
   void complete() noexcept;
