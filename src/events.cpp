@@ -6,6 +6,7 @@
 #include <asyncio/tasks.hpp>
 
 #include "detail/report.hpp"
+#include "detail/uv_loop.hpp"
 
 #include <uv.h>
 
@@ -196,6 +197,7 @@ EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(n
   if (int rc = uv_loop_init(&impl_->uv)) throw RuntimeError(std::string("uv_loop_init: ") + uv_strerror(rc));
   uv_timer_init(&impl_->uv, &impl_->wake);
   uv_async_init(&impl_->uv, &impl_->async, [](uv_async_t*) {});
+  impl_->wake.data = impl_->async.data = nullptr;
   // Unreferenced, so that uv_loop_alive() tells whether anything else (I/O)
   // is there to poll; referenced again only to wait for other threads.
   uv_unref(reinterpret_cast<uv_handle_t*>(&impl_->async));
@@ -429,6 +431,14 @@ void EventLoop::close() {
   while (core_->tasks) core_->tasks->orphan();
   uv_close(reinterpret_cast<uv_handle_t*>(&im.wake), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&im.async), nullptr);
+  // I/O handles users left open: each owner closes its own (data is null
+  // only for the two handles above).
+  uv_walk(
+      &im.uv,
+      [](uv_handle_t* h, void*) {
+        if (h->data && !uv_is_closing(h)) static_cast<detail::UvHandleOwner*>(h->data)->close_for_loop_shutdown();
+      },
+      nullptr);
   uv_run(&im.uv, UV_RUN_DEFAULT);
   uv_loop_close(&im.uv);
 }
@@ -474,5 +484,7 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept
 }
 
 EventLoop& get_running_loop() { return *detail::running_core().owner; }
+
+uv_loop_t* detail::uv_loop_of(EventLoop& loop) noexcept { return &loop.impl_->uv; }
 
 }  // namespace asyncio

@@ -24,6 +24,14 @@ class HandleState;
 class FutureCore;
 struct ThreadsafeQueue;
 }  // namespace detail
+}  // namespace asyncio
+
+struct uv_loop_s;  // libuv's loop, opaque here: uv.h stays out of public headers
+
+namespace asyncio {
+namespace detail {
+uv_loop_s* uv_loop_of(EventLoop& loop) noexcept;
+}  // namespace detail
 
 /// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
 /// reference; dropping it does not cancel the call.
@@ -167,6 +175,7 @@ class EventLoop {
 
  private:
   struct Impl;
+  friend uv_loop_s* detail::uv_loop_of(EventLoop&) noexcept;
   void check_closed() const;
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.
