@@ -54,6 +54,7 @@ void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& n
   attach(loop);
   refs_ = 2;  // the loop's, and the Task handle's
   flags_ |= f_task;
+  depth_ = 0;  // each step resumes it from the trampoline
   link_ = top;
   cancels_ = 0;
   name_ = name.empty() ? (next_task_id() << 1) | 1 : reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));

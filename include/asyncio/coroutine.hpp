@@ -148,18 +148,23 @@ class CoroutineAwaiter {
     if (h_.promise().link_ || h_.promise().is_task()) throw_coroutine_running();
     return false;
   }
-  bool await_suspend(std::coroutine_handle<> parent) noexcept {
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> parent) noexcept {
     auto& p = h_.promise();
-    if (tls.inline_depth >= max_inline_depth) {
+    // The parent's depth bounds the native nesting (a frame resumed by the
+    // trampoline or a task step is shallower than its depth says: safe).
+    unsigned depth = max_inline_depth;
+    if constexpr (std::is_base_of_v<TaskCore, P>) depth = parent.promise().depth();
+    if (depth >= max_inline_depth) {
+      p.set_depth(0);
       p.link_ = parent;
       tls.next = h_;  // resumed by the step's trampoline
       return true;
     }
+    p.set_depth(depth + 1);
     p.slot_ = &result_;
     p.set_inline(true);
-    ++tls.inline_depth;
     h_.resume();
-    --tls.inline_depth;
     if (result_.done) {
       h_ = consumed_handle<Promise<T>>();  // the frame freed itself
       return false;

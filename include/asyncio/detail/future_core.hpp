@@ -239,6 +239,10 @@ class FutureCore : public ReadyNode {
   std::uint32_t refs_;
   State state_ = State::pending;
   std::uint8_t flags_ = 0;
+  /// A coroutine frame: how many inline resumes (CoroutineAwaiter) are
+  /// nested on the native stack below it when it runs; at most
+  /// max_inline_depth. Set by whoever starts or resumes the frame.
+  std::uint8_t depth_;
 };
 
 /// Holds a T whose lifetime the owner manages (constructed on completion).

@@ -133,17 +133,15 @@ class LoopCore {
 struct ThreadState {
   LoopCore* running = nullptr;
   std::coroutine_handle<> next = nullptr;
-  /// How many awaited coroutines are being run by nested native calls
-  /// (see CoroutineAwaiter); past max_inline_depth the trampoline is used.
-  unsigned inline_depth = 0;
   /// Nesting of frame destructions (see destroy_frame()).
   unsigned destroy_depth = 0;
   /// Frames whose destruction was deferred to keep the stack bounded.
   std::vector<std::coroutine_handle<>>* deferred = nullptr;
 };
 
-/// Native-stack bound on nested inline resumes: deeper chains go through
-/// the trampoline, so the stack stays bounded at -O0 under ASan too.
+/// Native-stack bound on nested inline resumes (CoroutineAwaiter) and on
+/// nested frame destructions: deeper chains go through the trampoline, so
+/// the stack stays bounded at -O0 under ASan too.
 inline constexpr unsigned max_inline_depth = 32;
 
 extern constinit thread_local ThreadState tls;

@@ -83,6 +83,8 @@ class TaskCore : public FutureCore {
   void orphan() noexcept;
 
   bool is_inline() const noexcept { return flags_ & f_inline; }
+  unsigned depth() const noexcept { return depth_; }
+  void set_depth(unsigned d) noexcept { depth_ = static_cast<std::uint8_t>(d); }
   void set_inline(bool on) noexcept {
     if (on)
       flags_ |= f_inline;
