@@ -3,9 +3,12 @@
 #
 #   gcc          build/gcc         g++          Release (-O2)
 #   clang-asan   build/clang-asan  clang++-19   Debug (-O0), -fsanitize=address,undefined
+#   clang-tsan   build/clang-tsan  clang++-19   Debug (-O0), -fsanitize=thread; only the tests
+#                                                that use threads (TSAN_TESTS)
 #
 # Environment:
-#   ASYNCIO_CONFIGS="gcc clang-asan"  which configurations to run (default: both)
+#   ASYNCIO_CONFIGS="gcc clang-asan clang-tsan"  which configurations to run (default: all)
+#   TSAN_TESTS='^(events|runners|threads|signals)\.'   ctest regex of the tests clang-tsan runs
 #   CTEST_JOBS=2                      ctest parallelism
 #   CMAKE_BUILD_PARALLEL_LEVEL        build parallelism (default: Ninja's)
 # Every configuration runs even when an earlier one fails; the exit status is
@@ -15,15 +18,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-CONFIGS=${ASYNCIO_CONFIGS:-"gcc clang-asan"}
+CONFIGS=${ASYNCIO_CONFIGS:-"gcc clang-asan clang-tsan"}
+TSAN_TESTS=${TSAN_TESTS:-'^(events|runners|threads|signals)\.'}
 CTEST_JOBS=${CTEST_JOBS:-2}
 
 need_clang=0
 for config in $CONFIGS; do
   case "$config" in
     gcc) ;;
-    clang-asan) need_clang=1 ;;
-    *) echo "run_tests.sh: unknown configuration '$config' (known: gcc clang-asan)" >&2; exit 2 ;;
+    clang-asan | clang-tsan) need_clang=1 ;;
+    *) echo "run_tests.sh: unknown configuration '$config' (known: gcc clang-asan clang-tsan)" >&2; exit 2 ;;
   esac
 done
 if ((need_clang)); then
@@ -35,6 +39,7 @@ fi
 # Sanitizer settings, also seen by the test discovery that runs at build time.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 configure_args() {
   case "$1" in
@@ -42,6 +47,9 @@ configure_args() {
       echo -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Release ;;
     clang-asan)
       echo -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=Debug -DASYNCIO_SANITIZE=address,undefined ;;
+    clang-tsan)
+      echo -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=Debug -DASYNCIO_SANITIZE=thread \
+        -DASYNCIO_BUILD_EXAMPLES=OFF -DASYNCIO_BUILD_BENCHMARKS=OFF ;;
   esac
 }
 
@@ -54,13 +62,15 @@ for config in $CONFIGS; do
   echo "################ $config ($build_dir)"
   start=$SECONDS
   # shellcheck disable=SC2046  # word splitting of the argument list is intended
-  if ! cmake -S . -B "$build_dir" -G Ninja $(configure_args "$config") \
-        -DASYNCIO_WERROR=ON \
-        -DASYNCIO_BUILD_TESTS=ON -DASYNCIO_BUILD_EXAMPLES=ON -DASYNCIO_BUILD_BENCHMARKS=ON; then
+  # The configuration's own arguments come last, so they can turn parts off.
+  if ! cmake -S . -B "$build_dir" -G Ninja -DASYNCIO_WERROR=ON \
+        -DASYNCIO_BUILD_TESTS=ON -DASYNCIO_BUILD_EXAMPLES=ON -DASYNCIO_BUILD_BENCHMARKS=ON \
+        $(configure_args "$config"); then
     status[$config]="FAILED (configure)"
   elif ! cmake --build "$build_dir"; then
     status[$config]="FAILED (build)"
-  elif ! ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "$CTEST_JOBS"; then
+  elif ! ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j "$CTEST_JOBS" \
+        $(if [[ $config == clang-tsan ]]; then echo -R "$TSAN_TESTS"; fi); then
     status[$config]="FAILED (tests)"
   else
     status[$config]="passed"

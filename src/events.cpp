@@ -5,7 +5,9 @@
 #include <asyncio/futures.hpp>
 #include <asyncio/tasks.hpp>
 
+#include "detail/loop_impl.hpp"
 #include "detail/report.hpp"
+#include "detail/threadsafe.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <uv.h>
@@ -21,38 +23,6 @@
 namespace asyncio {
 
 namespace detail {
-
-/// A callback scheduled by call_soon / call_later / call_at. Counted: the
-/// Handle objects, plus the queue or timer heap that holds it.
-class HandleState final : public ReadyNode {
- public:
-  explicit HandleState(LoopCore* loop, std::function<void()> cb, double when = 0)
-      : cb(std::move(cb)), loop(loop), when(when) {}
-
-  void run_ready(bool discard) noexcept override {
-    if (!discard && !cancelled) {
-      try {
-        cb();
-      } catch (...) {
-        report_callback_error(loop, std::current_exception());
-      }
-    }
-    decref();
-  }
-  void incref() noexcept { ++refs; }
-  void decref() noexcept {
-    if (--refs == 0) delete this;
-  }
-
-  std::function<void()> cb;
-  LoopCore* loop;  // null once the loop has let go of it
-  double when;
-  std::uint64_t seq = 0;
-  std::uint32_t refs = 1;
-  bool cancelled = false;
-  bool in_heap = false;
-  std::size_t* cancelled_in_heap = nullptr;
-};
 
 void print_context(const ExceptionContext& ctx) noexcept {
   try {
@@ -95,22 +65,50 @@ using detail::HandleState;
 
 namespace detail {
 
-/// What other threads post with call_soon_threadsafe().
-struct ThreadsafeQueue {
-  std::mutex mutex;  // guards the rest
-  std::vector<HandleState*> queue;
-  bool closed = false;
+class ThreadsafeQueue {
+ public:
+  ThreadsafeQueue(LoopCore* core, uv_async_t* async) noexcept : core_(core), async_(async) {}
+
+  /// Queues `h` (which holds its queue reference); false once closed.
+  bool push(HandleState* h) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    queue_.push_back(h);
+    core_->threadsafe_pending.store(true, std::memory_order_release);
+    uv_async_send(async_);
+    return true;
+  }
+  std::vector<HandleState*> take() {
+    std::lock_guard lock(mutex_);
+    core_->threadsafe_pending.store(false, std::memory_order_relaxed);
+    return std::exchange(queue_, {});
+  }
+  /// From now on push() refuses; returns what was left.
+  std::vector<HandleState*> close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    core_->threadsafe_pending.store(false, std::memory_order_relaxed);
+    return std::exchange(queue_, {});
+  }
+  LoopCore* core() const noexcept { return core_; }
+
+ private:
+  std::mutex mutex_;  // guards the rest; core_ and async_ are used only while open
+  std::vector<HandleState*> queue_;
+  bool closed_ = false;
+  LoopCore* core_;
+  uv_async_t* async_;
 };
 
+bool post(ThreadsafeQueue& port, std::function<void()> cb) {
+  auto* h = new HandleState(port.core(), std::move(cb));
+  if (port.push(h)) return true;
+  delete h;
+  return false;
+}
+
 void LoopCore::drain_threadsafe() noexcept {
-  auto* posted = static_cast<ThreadsafeQueue*>(threadsafe_queue);
-  std::vector<HandleState*> batch;
-  {
-    std::lock_guard lock(posted->mutex);
-    batch.swap(posted->queue);
-    threadsafe_pending.store(false, std::memory_order_relaxed);
-  }
-  for (HandleState* h : batch) enqueue(h);
+  for (HandleState* h : static_cast<ThreadsafeQueue*>(threadsafe_queue)->take()) enqueue(h);
 }
 
 }  // namespace detail
@@ -146,28 +144,6 @@ double TimerHandle::when() const noexcept { return s_ ? s_->when : 0; }
 
 // ---- EventLoop ----------------------------------------------------------
 
-struct EventLoop::Impl {
-  uv_loop_t uv{};
-  uv_timer_t wake{};
-  uv_async_t async{};
-  bool virtual_time = false;
-  double vtime = 0;
-  bool running = false;
-  bool stopping = false;
-  bool closed = false;
-  unsigned busy_passes = 0;
-  std::uint64_t timer_seq = 0;
-  std::size_t cancelled_timers = 0;
-  std::vector<HandleState*> timers;  // a min-heap on (when, seq)
-  ExceptionHandler handler;
-  TaskFactory task_factory;
-
-  detail::ThreadsafeQueue posted;
-
-  static bool later(const HandleState* a, const HandleState* b) noexcept {
-    return a->when != b->when ? a->when > b->when : a->seq > b->seq;
-  }
-};
 
 namespace {
 
@@ -192,12 +168,13 @@ EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
 
 EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(new Impl) {
   core_->owner = this;
-  core_->threadsafe_queue = &impl_->posted;
   impl_->virtual_time = options.virtual_time;
   if (int rc = uv_loop_init(&impl_->uv)) throw RuntimeError(std::string("uv_loop_init: ") + uv_strerror(rc));
   uv_timer_init(&impl_->uv, &impl_->wake);
   uv_async_init(&impl_->uv, &impl_->async, [](uv_async_t*) {});
   impl_->wake.data = impl_->async.data = nullptr;
+  impl_->posted = std::make_shared<detail::ThreadsafeQueue>(core_, &impl_->async);
+  core_->threadsafe_queue = impl_->posted.get();
   // Unreferenced, so that uv_loop_alive() tells whether anything else (I/O)
   // is there to poll; referenced again only to wait for other threads.
   uv_unref(reinterpret_cast<uv_handle_t*>(&impl_->async));
@@ -229,15 +206,9 @@ Handle EventLoop::call_soon(std::function<void()> cb) {
 Handle EventLoop::call_soon_threadsafe(std::function<void()> cb) {
   auto* h = new HandleState(core_, std::move(cb));
   h->refs = 2;
-  {
-    std::lock_guard lock(impl_->posted.mutex);
-    if (impl_->posted.closed) {
-      delete h;
-      throw RuntimeError("Event loop is closed");
-    }
-    impl_->posted.queue.push_back(h);
-    core_->threadsafe_pending.store(true, std::memory_order_release);
-    uv_async_send(&impl_->async);
+  if (!impl_->posted->push(h)) {
+    delete h;
+    throw RuntimeError("Event loop is closed");
   }
   return Handle(h);
 }
@@ -411,14 +382,12 @@ void EventLoop::close() {
   Impl& im = *impl_;
   if (im.running) throw RuntimeError("Cannot close a running event loop");
   if (im.closed) return;
+  // Workers may still post results: let them finish while the loop's
+  // mailbox still takes posts (they are then dropped below, unrun).
+  shutdown_default_executor();
   im.closed = true;
   core_->accepting = false;
-  {
-    std::lock_guard lock(im.posted.mutex);
-    im.posted.closed = true;
-  }
-  core_->threadsafe_pending.store(false, std::memory_order_relaxed);
-  for (HandleState* h : std::exchange(im.posted.queue, {})) h->run_ready(true);
+  for (HandleState* h : im.posted->close()) h->run_ready(true);
   for (detail::ReadyNode* n = core_->take_all(); n;) {
     detail::ReadyNode* next = n->next;
     n->run_ready(true);
@@ -439,6 +408,7 @@ void EventLoop::close() {
         if (h->data && !uv_is_closing(h)) static_cast<detail::UvHandleOwner*>(h->data)->close_for_loop_shutdown();
       },
       nullptr);
+  im.signals.reset();  // the watchers free themselves as their handles close
   uv_run(&im.uv, UV_RUN_DEFAULT);
   uv_loop_close(&im.uv);
 }
@@ -486,5 +456,7 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept
 EventLoop& get_running_loop() { return *detail::running_core().owner; }
 
 uv_loop_t* detail::uv_loop_of(EventLoop& loop) noexcept { return &loop.impl_->uv; }
+
+std::shared_ptr<detail::ThreadsafeQueue> detail::threadsafe_port(EventLoop& loop) { return loop.impl_->posted; }
 
 }  // namespace asyncio

@@ -8,6 +8,10 @@
 
 #include <coroutine>
 
+#include <csignal>
+#include <signal.h>
+#include <unistd.h>
+
 namespace asyncio {
 
 namespace {
@@ -49,6 +53,60 @@ void cancel_all_tasks(EventLoop& loop) {
 }
 
 }  // namespace
+
+namespace {
+
+bool in_main_thread() noexcept { return ::gettid() == ::getpid(); }
+
+bool sigint_has_default_handler() noexcept {
+  struct sigaction sa {};
+  return ::sigaction(SIGINT, nullptr, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL;
+}
+
+// CPython's Runner._on_sigint, installed for the length of one run().
+class SigintGuard {
+ public:
+  SigintGuard(EventLoop& loop, const TaskRef& main) : loop_(loop) {
+    if (!in_main_thread() || !sigint_has_default_handler()) return;
+    TaskRef task = main;
+    loop_.add_signal_handler(SIGINT, [this, task]() mutable {
+      if (++interrupts_ == 1 && !task.done()) {
+        task.cancel();
+        return;
+      }
+      throw KeyboardInterrupt();
+    });
+    installed_ = true;
+  }
+  ~SigintGuard() {
+    if (installed_) loop_.remove_signal_handler(SIGINT);
+  }
+  int interrupts() const noexcept { return interrupts_; }
+
+ private:
+  EventLoop& loop_;
+  int interrupts_ = 0;
+  bool installed_ = false;
+};
+
+}  // namespace
+
+void Runner::run_main(const TaskRef& main) {
+  detail::TaskCore& core = *main.core();
+  SigintGuard sigint(*loop_, main);
+  try {
+    loop_->run_until_done(core);
+    core.check_result();
+  } catch (const CancelledError&) {
+    if (sigint.interrupts() > 0 && core.uncancel() == 0) throw KeyboardInterrupt();
+    throw;
+  } catch (...) {
+    // A fatal exception escaped the loop: the caller cannot reach the main
+    // task, so its copy of the exception is not "never retrieved".
+    if (core.done() && !core.cancelled()) core.mark_retrieved();
+    throw;
+  }
+}
 
 bool loop_running_in_this_thread() noexcept { return detail::tls.running != nullptr; }
 

@@ -22,7 +22,6 @@ namespace asyncio {
 namespace detail {
 class HandleState;
 class FutureCore;
-struct ThreadsafeQueue;
 }  // namespace detail
 }  // namespace asyncio
 
@@ -31,6 +30,8 @@ struct uv_loop_s;  // libuv's loop, opaque here: uv.h stays out of public header
 namespace asyncio {
 namespace detail {
 uv_loop_s* uv_loop_of(EventLoop& loop) noexcept;
+class ThreadsafeQueue;
+std::shared_ptr<ThreadsafeQueue> threadsafe_port(EventLoop& loop);
 }  // namespace detail
 
 /// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
@@ -80,6 +81,8 @@ struct ExceptionContext {
 class EventLoop;
 class TaskRef;
 struct TaskFactory;
+class ThreadPoolExecutor;
+class Runner;
 /// `handler(loop, context)`, as loop.set_exception_handler() takes.
 using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
@@ -126,6 +129,28 @@ class EventLoop {
   /// create_task without moving the name around (the hot path).
   template <class T>
   Task<T> start_task(Coroutine<T>&& coro, std::string& name);
+  /// Runs `fn()` in `executor` (the default executor if null) and returns
+  /// a Future of its result (≙ loop.run_in_executor). Cancelling the
+  /// Future drops the call if no worker has started it. Defined in
+  /// <asyncio/threads.hpp>.
+  template <class F>
+  auto run_in_executor(ThreadPoolExecutor* executor, F fn);
+  /// The default executor, created on first use.
+  ThreadPoolExecutor& default_executor();
+  /// Replaces the default executor (the old one is shut down, waiting).
+  void set_default_executor(std::unique_ptr<ThreadPoolExecutor> executor);
+  /// Shuts the default executor down and joins its threads (blocks; run()
+  /// does it at exit). Idempotent; a later run_in_executor starts a new one.
+  void shutdown_default_executor();
+
+  /// Calls `callback` on the loop's thread, through the ready queue, when
+  /// signal `sig` arrives (≙ loop.add_signal_handler); replaces an earlier
+  /// handler of `sig`. std::invalid_argument("invalid signal number N");
+  /// RuntimeError("sig N cannot be caught") for SIGKILL and SIGSTOP.
+  void add_signal_handler(int sig, std::function<void()> callback);
+  /// Removes the handler of `sig`; false if there was none.
+  bool remove_signal_handler(int sig);
+
   /// Replaces the task factory (≙ loop.set_task_factory); a default
   /// TaskFactory{} restores the default (lazy tasks, no hook).
   void set_task_factory(const TaskFactory& factory);
@@ -175,7 +200,9 @@ class EventLoop {
 
  private:
   struct Impl;
+  friend class Runner;
   friend uv_loop_s* detail::uv_loop_of(EventLoop&) noexcept;
+  friend std::shared_ptr<detail::ThreadsafeQueue> detail::threadsafe_port(EventLoop&);
   void check_closed() const;
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.

@@ -29,10 +29,21 @@ class Runner {
   /// its exception. RuntimeError("Runner.run() cannot be called from a
   /// running event loop") inside a loop; RuntimeError("Runner is closed")
   /// after close().
+  ///
+  /// In the main thread, while SIGINT has its default disposition, the
+  /// first Ctrl-C cancels the main task: if it then ends cancelled and
+  /// uncancel() brings its count to 0, run() throws KeyboardInterrupt
+  /// (else the CancelledError). A second Ctrl-C throws KeyboardInterrupt
+  /// out of the loop at once.
   template <class T>
   T run(Coroutine<T> coro) {
     EventLoop& loop = prepare_run();
-    return loop.run_until_complete(std::move(coro));
+    Task<T> task = loop.create_task(std::move(coro));
+    run_main(task);
+    if constexpr (std::is_void_v<T>)
+      task.result();
+    else
+      return std::move(task.result());
   }
   /// Shuts down as described above. Idempotent.
   void close();
@@ -41,6 +52,8 @@ class Runner {
 
  private:
   EventLoop& prepare_run();
+  /// Runs the loop until `main` is done, with the SIGINT handling above.
+  void run_main(const TaskRef& main);
   enum class State { created, initialized, closed };
   State state_ = State::created;
   LoopOptions options_;

@@ -1,0 +1,226 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Threads: run blocking calls in an executor, and reach a loop from other
+// threads. ≙ Lib/asyncio/threads.py (to_thread), run_in_executor and
+// run_coroutine_threadsafe / wrap_future of base_events.py, tasks.py, futures.py
+#ifndef ASYNCIO_THREADS_HPP
+#define ASYNCIO_THREADS_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
+#include <asyncio/executors.hpp>
+#include <asyncio/futures.hpp>
+#include <asyncio/tasks.hpp>
+
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace asyncio {
+
+namespace detail {
+
+/// One call handed to an executor. The future it completes is touched
+/// only on the loop's thread: run() happens on a worker, finish() on the
+/// loop (posted through call_soon_threadsafe's queue).
+class ExecutorCall {
+ public:
+  virtual ~ExecutorCall() = default;
+  /// Worker thread: runs the function and keeps its outcome.
+  virtual void run() noexcept = 0;
+  /// Loop thread: completes the future (unless cancelled) and drops it.
+  /// Idempotent.
+  virtual void finish() noexcept = 0;
+  /// Claims the call for a worker; false if it was cancelled first.
+  bool start() noexcept {
+    int queued = 0;
+    return state_.compare_exchange_strong(queued, 1);
+  }
+  /// The future was cancelled: the call is dropped if no worker took it.
+  void cancel() noexcept {
+    int queued = 0;
+    state_.compare_exchange_strong(queued, 2);
+  }
+  bool on_loop_thread() const noexcept { return std::this_thread::get_id() == loop_thread_; }
+
+ private:
+  std::atomic<int> state_{0};  // 0 queued, 1 taken by a worker, 2 cancelled
+  std::thread::id loop_thread_ = std::this_thread::get_id();
+};
+
+template <class R, class F>
+class ExecutorCallOf final : public ExecutorCall {
+ public:
+  ExecutorCallOf(F fn, FutureState<R>* fut) : fn_(std::move(fn)), fut_(fut) { fut_->incref(); }
+  void run() noexcept override {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn_();
+        value_.emplace();
+      } else {
+        value_.emplace(fn_());
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void finish() noexcept override {
+    if (!fut_) return;
+    if (!fut_->done() && (value_ || error_)) {
+      try {
+        if (error_)
+          fut_->finish_exception(error_);
+        else if constexpr (std::is_void_v<R>)
+          fut_->set_value();
+        else
+          fut_->set_value(std::move(*value_));
+      } catch (...) {
+        fut_->finish_exception(std::current_exception());
+      }
+    }
+    std::exchange(fut_, nullptr)->decref();
+  }
+
+ private:
+  using Slot = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+  F fn_;
+  FutureState<R>* fut_;  // a counted reference, released by finish()
+  std::optional<Slot> value_;
+  std::exception_ptr error_;
+};
+
+/// Runs `call` on `executor` (the loop's default one if null) and posts
+/// its finish() to the loop.
+void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<ExecutorCall> call);
+
+template <class R, class F>
+Coroutine<R> await_in_default_executor(F fn) {
+  if constexpr (std::is_void_v<R>)
+    co_await get_running_loop().run_in_executor(nullptr, std::move(fn));
+  else
+    co_return co_await get_running_loop().run_in_executor(nullptr, std::move(fn));
+}
+
+/// What run_coroutine_threadsafe shares between the caller's thread and
+/// the loop's.
+template <class T>
+struct ThreadsafeRun {
+  explicit ThreadsafeRun(Coroutine<T> c) : coro(std::move(c)) {}
+  Coroutine<T> coro;          // loop thread, once posted
+  std::promise<T> promise;    // set on the loop thread
+  std::atomic<bool> cancel_requested{false};
+  TaskRef task;               // loop thread only
+};
+
+bool post_to_loop(EventLoop& loop, std::function<void()> cb);
+
+}  // namespace detail
+
+template <class F>
+auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F fn) {
+  using R = std::invoke_result_t<F&>;
+  Future<R> fut = create_future<R>();
+  auto call = std::make_shared<detail::ExecutorCallOf<R, F>>(std::move(fn), fut.state());
+  // Cancelling the future drops the call if no worker has taken it yet (a
+  // running call finishes; its result is then ignored), as CPython does.
+  fut.add_done_callback([call](Future<R> f) {
+    if (f.cancelled()) call->cancel();
+  });
+  detail::submit_call(*this, executor, std::move(call));
+  return fut;
+}
+
+/// Runs `f(args...)` in the running loop's default executor and gives its
+/// result (≙ asyncio.to_thread). The arguments are copied (or moved) into
+/// the call. Cancelling the awaiting task cancels the await; a call already
+/// running in its thread still finishes, and its result is dropped.
+template <class F, class... A>
+auto to_thread(F&& f, A&&... args) {
+  using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+  return detail::await_in_default_executor<R>(
+      [f = std::decay_t<F>(std::forward<F>(f)), ... args = std::forward<A>(args)]() mutable -> R {
+        return std::invoke(f, args...);
+      });
+}
+
+/// The std::future of run_coroutine_threadsafe, with CPython's cancel():
+/// it asks the loop to cancel the task.
+template <class T>
+class ConcurrentFuture : public std::future<T> {
+ public:
+  ConcurrentFuture(std::future<T> f, std::shared_ptr<detail::ThreadsafeRun<T>> run, EventLoop& loop)
+      : std::future<T>(std::move(f)), run_(std::move(run)), loop_(&loop) {}
+  /// Requests cancellation of the task (from any thread); false if the
+  /// result is already there.
+  bool cancel() {
+    if (this->wait_for(std::chrono::seconds(0)) == std::future_status::ready) return false;
+    run_->cancel_requested = true;
+    auto run = run_;
+    return detail::post_to_loop(*loop_, [run] {
+      if (run->task) run->task.cancel();
+    });
+  }
+
+ private:
+  std::shared_ptr<detail::ThreadsafeRun<T>> run_;
+  EventLoop* loop_;
+};
+
+/// Submits `coro` to `loop` from another thread (≙
+/// asyncio.run_coroutine_threadsafe): the loop wraps it in a task; the
+/// returned future gets its result, its exception, or CancelledError.
+/// Throws RuntimeError("Event loop is closed") if the loop is closed. A
+/// task factory that throws fails the future and is reported through the
+/// loop's exception handler.
+template <class T>
+ConcurrentFuture<T> run_coroutine_threadsafe(Coroutine<T> coro, EventLoop& loop) {
+  auto run = std::make_shared<detail::ThreadsafeRun<T>>(std::move(coro));
+  std::future<T> f = run->promise.get_future();
+  EventLoop* lp = &loop;
+  const bool posted = detail::post_to_loop(loop, [run, lp] {
+    try {
+      Task<T> task = lp->create_task(std::move(run->coro));
+      run->task = task;
+      if (run->cancel_requested) task.cancel();
+      task.add_done_callback([run](Task<T> t) {
+        try {
+          if constexpr (std::is_void_v<T>) {
+            t.result();
+            run->promise.set_value();
+          } else {
+            run->promise.set_value(std::move(t.result()));
+          }
+        } catch (...) {
+          run->promise.set_exception(std::current_exception());
+        }
+        run->task = TaskRef();
+      });
+    } catch (...) {
+      // As CPython: the future fails, and the error is also raised out of
+      // this callback, which the loop reports ("Exception in callback").
+      run->promise.set_exception(std::current_exception());
+      throw;
+    }
+  });
+  if (!posted) throw RuntimeError("Event loop is closed");
+  return ConcurrentFuture<T>(std::move(f), std::move(run), loop);
+}
+
+/// Wraps a std::future in an asyncio Future of the running loop (≙
+/// asyncio.wrap_future). A std::future has no callbacks, so a worker of
+/// the default executor waits for it. Cancelling the wrapper does not
+/// touch the std::future.
+template <class T>
+Future<T> wrap_future(std::future<T> f) {
+  return get_running_loop().run_in_executor(nullptr, [f = std::move(f)]() mutable -> T { return f.get(); });
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_THREADS_HPP

@@ -1,0 +1,98 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Private: the EventLoop's state behind its pimpl, shared by the sources
+// that implement its parts (events.cpp, threads.cpp, unix_events.cpp).
+#ifndef ASYNCIO_SRC_DETAIL_LOOP_IMPL_HPP
+#define ASYNCIO_SRC_DETAIL_LOOP_IMPL_HPP
+
+#include <asyncio/events.hpp>
+#include <asyncio/executors.hpp>
+#include <asyncio/tasks.hpp>
+
+#include "report.hpp"
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace asyncio {
+
+namespace detail {
+
+class ThreadsafeQueue;
+class SignalWatcher;
+
+/// The loop's signal watchers by signal number (unix_events.cpp).
+struct SignalHandlers {
+  std::map<int, SignalWatcher*> watchers;
+};
+
+/// A callback scheduled by call_soon / call_later / call_at. Counted: the
+/// Handle objects, plus the queue or timer heap that holds it.
+class HandleState final : public ReadyNode {
+ public:
+  explicit HandleState(LoopCore* loop, std::function<void()> cb, double when = 0)
+      : cb(std::move(cb)), loop(loop), when(when) {}
+
+  void run_ready(bool discard) noexcept override {
+    if (!discard && !cancelled) {
+      try {
+        cb();
+      } catch (...) {
+        report_callback_error(loop, std::current_exception());
+      }
+    }
+    decref();
+  }
+  void incref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void decref() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  std::function<void()> cb;
+  LoopCore* loop;  // null once the loop has let go of it
+  double when;
+  std::uint64_t seq = 0;
+  // Atomic: the Handle of call_soon_threadsafe() lives in another thread.
+  std::atomic<std::uint32_t> refs{1};
+  bool cancelled = false;
+  bool in_heap = false;
+  std::size_t* cancelled_in_heap = nullptr;
+};
+
+}  // namespace detail
+
+using detail::HandleState;
+
+struct EventLoop::Impl {
+  uv_loop_t uv{};
+  uv_timer_t wake{};
+  uv_async_t async{};
+  bool virtual_time = false;
+  double vtime = 0;
+  bool running = false;
+  bool stopping = false;
+  bool closed = false;
+  unsigned busy_passes = 0;
+  std::uint64_t timer_seq = 0;
+  std::size_t cancelled_timers = 0;
+  std::vector<HandleState*> timers;  // a min-heap on (when, seq)
+  ExceptionHandler handler;
+  TaskFactory task_factory;
+
+  std::shared_ptr<detail::ThreadsafeQueue> posted;
+  std::unique_ptr<ThreadPoolExecutor> executor;  // the default one, made on first use
+  std::unique_ptr<detail::SignalHandlers> signals;
+
+  static bool later(const HandleState* a, const HandleState* b) noexcept {
+    return a->when != b->when ? a->when > b->when : a->seq > b->seq;
+  }
+};
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_SRC_DETAIL_LOOP_IMPL_HPP
