@@ -3,14 +3,21 @@
 #ifndef ASYNCIO_ASYNCIO_HPP
 #define ASYNCIO_ASYNCIO_HPP
 
+#include <asyncio/as_completed.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/exceptions.hpp>
+#include <asyncio/executors.hpp>
 #include <asyncio/futures.hpp>
 #include <asyncio/gather.hpp>
 #include <asyncio/outcome.hpp>
 #include <asyncio/runners.hpp>
+#include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
+#include <asyncio/taskgroups.hpp>
 #include <asyncio/tasks.hpp>
+#include <asyncio/threads.hpp>
+#include <asyncio/timeouts.hpp>
+#include <asyncio/wait.hpp>
 
 #endif  // ASYNCIO_ASYNCIO_HPP
