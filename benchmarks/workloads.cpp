@@ -32,6 +32,8 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 // the other C++ peers.
 __attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
 
+#include "workloads_composition.hpp"
+
 // 1. await_chain: await a coroutine that returns at once
 asyncio::Coroutine<long long> await_chain(long n) {
   long long s = 0;
@@ -67,6 +69,14 @@ asyncio::Coroutine<long long> sleep0_pingpong(long n) {
   co_return a + b;  // check = 2N
 }
 
+// to_thread: await a no-op in the default executor, N times (one round
+// trip to a worker thread and back). check = N.
+asyncio::Coroutine<long long> to_thread_roundtrip(long n) {
+  long long s = 0;
+  for (long i = 0; i < n; ++i) s += co_await asyncio::to_thread([] { return 1; });
+  co_return s;
+}
+
 asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double& secs, long& allocs) {
   long long check = 0;
   // Timed inside the loop, as the Python peer does: loop creation is not
@@ -81,6 +91,12 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await gather_many(n);
   else if (w == "sleep0_pingpong")
     check = co_await sleep0_pingpong(n);
+  else if (w == "timeout_overhead")
+    check = co_await timeout_overhead(n);
+  else if (w == "taskgroup_spawn")
+    check = co_await taskgroup_spawn(n);
+  else if (w == "to_thread")
+    check = co_await to_thread_roundtrip(n);
   else {
     std::fprintf(stderr, "unknown workload %s\n", w.c_str());
     std::exit(2);
