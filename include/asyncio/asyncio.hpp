@@ -10,7 +10,9 @@
 #include <asyncio/executors.hpp>
 #include <asyncio/futures.hpp>
 #include <asyncio/gather.hpp>
+#include <asyncio/locks.hpp>
 #include <asyncio/outcome.hpp>
+#include <asyncio/queues.hpp>
 #include <asyncio/runners.hpp>
 #include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
