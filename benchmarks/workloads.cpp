@@ -20,19 +20,22 @@ namespace {
 std::atomic<long> allocations{0};
 }
 
-void* operator new(std::size_t n) {
+// Out of line: inlined, GCC 12 pairs the malloc/free inside with the
+// new/delete expressions around them and warns (-Wmismatched-new-delete).
+__attribute__((noinline)) void* operator new(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 // The trivial coroutine every workload awaits or spawns; out of line, as in
 // the other C++ peers.
 __attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
 
 #include "workloads_composition.hpp"
+#include "workloads_sync.hpp"
 
 // 1. await_chain: await a coroutine that returns at once
 asyncio::Coroutine<long long> await_chain(long n) {
@@ -95,6 +98,10 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await timeout_overhead(n);
   else if (w == "taskgroup_spawn")
     check = co_await taskgroup_spawn(n);
+  else if (w == "queue_pingpong")
+    check = co_await queue_pingpong(n);
+  else if (w == "lock_handoff")
+    check = co_await lock_handoff(n);
   else if (w == "to_thread")
     check = co_await to_thread_roundtrip(n);
   else {
