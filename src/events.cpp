@@ -339,7 +339,13 @@ void EventLoop::run_once() {
       if (wait <= 0) {
         uv_run(&im.uv, UV_RUN_NOWAIT);
       } else {
-        uv_timer_start(&im.wake, [](uv_timer_t*) {}, static_cast<std::uint64_t>(std::ceil(wait * 1000)), 0);
+        // libuv counts the timeout from its cached clock, which is stale
+        // after passes that did not poll: refresh it first. Should the timer
+        // still fire before the poll (libuv runs due timers first), uv_stop
+        // keeps that poll from waiting with no timeout at all.
+        uv_update_time(&im.uv);
+        uv_timer_start(&im.wake, [](uv_timer_t* t) { uv_stop(t->loop); },
+                       static_cast<std::uint64_t>(std::ceil(wait * 1000)), 0);
         uv_run(&im.uv, UV_RUN_ONCE);
         uv_timer_stop(&im.wake);
       }
