@@ -2,7 +2,8 @@
 # run_tests.sh -- build and test asyncio-cpp in each configuration, with warnings as errors.
 #
 #   gcc          build/gcc         g++          Release (-O2)
-#   clang-asan   build/clang-asan  clang++-19   Debug (-O0), -fsanitize=address,undefined
+#   clang-asan   build/clang-asan  clang++-19   Debug (-O0), -fsanitize=address,undefined, and the
+#                                                libFuzzer targets with a bounded run each
 #   clang-tsan   build/clang-tsan  clang++-19   Debug (-O0), -fsanitize=thread; only the tests
 #                                                that use threads (TSAN_TESTS)
 #
@@ -46,7 +47,8 @@ configure_args() {
     gcc)
       echo -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Release ;;
     clang-asan)
-      echo -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=Debug -DASYNCIO_SANITIZE=address,undefined ;;
+      echo -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=Debug -DASYNCIO_SANITIZE=address,undefined \
+        -DASYNCIO_BUILD_FUZZERS=ON ;;
     clang-tsan)
       echo -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE=Debug -DASYNCIO_SANITIZE=thread \
         -DASYNCIO_BUILD_EXAMPLES=OFF -DASYNCIO_BUILD_BENCHMARKS=OFF ;;

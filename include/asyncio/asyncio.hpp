@@ -4,6 +4,7 @@
 #define ASYNCIO_ASYNCIO_HPP
 
 #include <asyncio/as_completed.hpp>
+#include <asyncio/base_events.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/exceptions.hpp>
@@ -12,14 +13,18 @@
 #include <asyncio/gather.hpp>
 #include <asyncio/locks.hpp>
 #include <asyncio/outcome.hpp>
+#include <asyncio/protocols.hpp>
 #include <asyncio/queues.hpp>
 #include <asyncio/runners.hpp>
 #include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
+#include <asyncio/streams.hpp>
 #include <asyncio/taskgroups.hpp>
 #include <asyncio/tasks.hpp>
 #include <asyncio/threads.hpp>
 #include <asyncio/timeouts.hpp>
+#include <asyncio/transports.hpp>
+#include <asyncio/trsock.hpp>
 #include <asyncio/wait.hpp>
 
 #endif  // ASYNCIO_ASYNCIO_HPP

@@ -1,0 +1,49 @@
+// echo_client: sends lines to an echo server and prints what comes back
+// (≙ the TCP echo client of the asyncio streams documentation).
+//
+// usage: echo_client [HOST] PORT [COUNT]   (e.g. against echo_server or kv_server)
+//
+// Python:
+//   reader, writer = await asyncio.open_connection(host, port)
+//   writer.write(message.encode())
+//   data = await reader.readline()
+//   writer.close()
+//   await writer.wait_closed()
+#include <asyncio/asyncio.hpp>
+#include <asyncio/streams.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+asyncio::Coroutine<> tcp_echo_client(std::string host, int port, int count) {
+  auto [reader, writer] = co_await asyncio::open_connection(host, port);
+  for (int i = 0; i < count; ++i) {
+    const std::string message = "Hello World! #" + std::to_string(i) + "\n";
+    std::printf("Send: %s", message.c_str());
+    writer.write(message);
+    co_await writer.drain();
+    std::string data = co_await reader.readline();
+    std::printf("Received: %s", data.c_str());
+  }
+  std::printf("Close the connection\n");
+  writer.close();
+  co_await writer.wait_closed();
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s [HOST] PORT [COUNT]\n", argv[0]);
+    return 2;
+  }
+  const bool has_host = argc > 2 && std::string(argv[1]).find_first_not_of("0123456789") != std::string::npos;
+  const std::string host = has_host ? argv[1] : "127.0.0.1";
+  const int port = std::atoi(argv[has_host ? 2 : 1]);
+  const int count = argc > (has_host ? 3 : 2) ? std::atoi(argv[has_host ? 3 : 2]) : 3;
+  try {
+    asyncio::run(tcp_echo_client(host, port, count));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "echo_client: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,43 @@
+// echo_server: the streams echo server of the benchmark kit
+// (../../shared/bench, workload tcp_echo), with the streams API: read what
+// arrived, write it back, no drain (as uvloop's benchmark and the Python
+// peer). TCP_NODELAY is on, as on every asyncio TCP connection.
+//
+// usage: echo_server PORT   (listens on 127.0.0.1:PORT until SIGTERM)
+//
+// Python:
+//   async def handle(reader, writer):
+//       while data := await reader.read(102400):
+//           writer.write(data)
+//       writer.close()
+//   server = await asyncio.start_server(handle, '127.0.0.1', port)
+//   await server.serve_forever()
+#include <asyncio/asyncio.hpp>
+#include <asyncio/streams.hpp>
+
+#include <cstdlib>
+#include <system_error>
+
+asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
+  try {
+    for (;;) {
+      std::string data = co_await reader.read(102400);
+      if (data.empty()) break;
+      writer.write(data);
+    }
+  } catch (const std::system_error&) {
+    // The client reset the connection (ConnectionResetError): done with it.
+  }
+  writer.close();
+}
+
+asyncio::Coroutine<> serve(int port) {
+  asyncio::Server server =
+      co_await asyncio::start_server(handle, "127.0.0.1", port, {.backlog = 1024, .limit = 1024 * 1024});
+  co_await server.serve_forever();
+}
+
+int main(int argc, char** argv) {
+  const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
+  asyncio::run(serve(port));
+}

@@ -1,0 +1,45 @@
+// echo_server_protocol: the benchmark kit's echo server with the protocol
+// API (≙ an asyncio.Protocol whose data_received() writes the data back).
+// The transport hands data_received() a view of its reused read buffer, and
+// write() sends at once with uv_try_write: no copy, no allocation per
+// message.
+//
+// usage: echo_server_protocol PORT   (listens on 127.0.0.1:PORT until SIGTERM)
+//
+// Python:
+//   class EchoProtocol(asyncio.Protocol):
+//       def connection_made(self, transport):
+//           self.transport = transport
+//       def data_received(self, data):
+//           self.transport.write(data)
+//   server = await loop.create_server(EchoProtocol, '127.0.0.1', port)
+//   await server.serve_forever()
+#include <asyncio/asyncio.hpp>
+#include <asyncio/base_events.hpp>
+#include <asyncio/protocols.hpp>
+#include <asyncio/transports.hpp>
+
+#include <cstdlib>
+#include <memory>
+
+class EchoProtocol : public asyncio::Protocol {
+ public:
+  void connection_made(asyncio::Transport& transport) override { transport_ = &transport; }
+  void data_received(std::string_view data) override { transport_->write(data); }
+  void connection_lost(std::exception_ptr) override { transport_ = nullptr; }
+
+ private:
+  asyncio::Transport* transport_ = nullptr;  // valid until connection_lost()
+};
+
+asyncio::Coroutine<> serve(int port) {
+  asyncio::EventLoop& loop = asyncio::get_running_loop();
+  asyncio::Server server = co_await asyncio::create_server(
+      loop, [] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", port, {.backlog = 1024});
+  co_await server.serve_forever();
+}
+
+int main(int argc, char** argv) {
+  const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
+  asyncio::run(serve(port));
+}

@@ -1,0 +1,233 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The network methods of the event loop: DNS, create_connection,
+// create_server and the Server they return. ≙ the BaseEventLoop methods and
+// the Server class of Lib/asyncio/base_events.py
+//
+// CPython's `loop.create_connection(...)` is written
+// `asyncio::create_connection(loop, ...)` here: free functions taking the
+// loop, so that the loop itself stays free of I/O code.
+#ifndef ASYNCIO_BASE_EVENTS_HPP
+#define ASYNCIO_BASE_EVENTS_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
+#include <asyncio/protocols.hpp>
+#include <asyncio/transports.hpp>
+#include <asyncio/trsock.hpp>
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+// The option structs below stay trivially destructible on purpose: GCC 12
+// destroys a braced temporary with non-trivial members inside a `co_await`
+// expression too early (a use-after-free, GCC PR 101367), and
+// `co_await open_connection(host, port, {.limit = 1024})` is how they are
+// meant to be used.
+
+/// Keyword arguments of getaddrinfo() (the hints).
+struct AddrInfoOptions {
+  int family = AF_UNSPEC;
+  int type = 0;
+  int proto = 0;
+  int flags = 0;
+};
+
+/// One result of getaddrinfo(): `(family, type, proto, canonname, sockaddr)`.
+struct AddrInfo {
+  int family = 0;
+  int type = 0;
+  int proto = 0;
+  std::string canonname;
+  SocketAddress address;
+};
+
+/// Keyword arguments of create_connection() and open_connection().
+struct ConnectionOptions {
+  int family = AF_UNSPEC;  ///< restrict the address family
+  int proto = 0;
+  int flags = 0;           ///< getaddrinfo flags
+  /// `local_addr=(host, port)`: bind the socket before connecting
+  /// (empty host: any address). Unused when local_host is empty and
+  /// local_port is 0.
+  std::string_view local_host = {};
+  int local_port = 0;
+  /// open_connection() only: the StreamReader's limit (64 KiB).
+  std::ptrdiff_t limit = 1 << 16;
+};
+
+/// Keyword arguments of create_server() and start_server().
+struct ServerOptions {
+  int family = AF_UNSPEC;
+  int flags = AI_PASSIVE;  ///< getaddrinfo flags
+  int backlog = 100;
+  /// SO_REUSEADDR; CPython's default on POSIX is true.
+  bool reuse_address = true;
+  /// SO_REUSEPORT: several servers (one loop per thread) on one port.
+  bool reuse_port = false;
+  /// When false, the server is bound but accepts nothing until
+  /// start_serving() or serve_forever().
+  bool start_serving = true;
+  /// Unix servers: remove the socket file when the server is closed (3.13).
+  bool cleanup_socket = true;
+  /// start_server() only: each StreamReader's limit (64 KiB).
+  std::ptrdiff_t limit = 1 << 16;
+};
+
+static_assert(std::is_trivially_destructible_v<AddrInfoOptions>);
+static_assert(std::is_trivially_destructible_v<ConnectionOptions>);
+static_assert(std::is_trivially_destructible_v<ServerOptions>);
+
+/// Makes the protocol of each new connection (≙ protocol_factory).
+using ProtocolFactory = std::function<std::shared_ptr<Protocol>()>;
+
+namespace detail {
+class ServerState;
+}
+
+/// A listening server (≙ asyncio.Server), as create_server() and
+/// start_server() return. A copyable handle: copies refer to the same
+/// server. While it listens the loop keeps it alive, so dropping every
+/// handle does not stop it (close() does).
+class Server {
+ public:
+  /// The loop the server runs on.
+  EventLoop& get_loop() const;
+  /// True while the server accepts new connections.
+  bool is_serving() const noexcept;
+  /// The listening sockets; empty once closed.
+  std::vector<TransportSocket> sockets() const;
+  /// Stops listening: the sockets are closed, connections already accepted
+  /// are left open, serve_forever() is cancelled. Idempotent.
+  void close();
+  /// Closes every connection the server accepted (3.13).
+  void close_clients();
+  /// Aborts every connection the server accepted (3.13).
+  void abort_clients();
+  /// Starts accepting connections (if not already), then yields once.
+  Coroutine<> start_serving();
+  /// Starts accepting and waits until cancelled; cancelling it closes the
+  /// server and waits for wait_closed() before the CancelledError goes on.
+  /// RuntimeError("server <Server ...> is closed") on a closed server, and
+  /// RuntimeError("server <Server ...> is already being awaited on
+  /// serve_forever()") while another serve_forever() runs.
+  Coroutine<> serve_forever();
+  /// Waits until the server is closed and every connection it accepted is
+  /// gone (3.12.1); returns at once when that already happened.
+  Coroutine<> wait_closed();
+  /// `<Server sockets=(<asyncio.TransportSocket ...>,)>`, as CPython.
+  std::string repr() const;
+
+  explicit Server(std::shared_ptr<detail::ServerState> state) noexcept : s_(std::move(state)) {}
+  friend bool operator==(const Server& a, const Server& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  std::shared_ptr<detail::ServerState> s_;
+};
+
+/// Resolves `host`/`port` (≙ loop.getaddrinfo), in libuv's thread pool
+/// unless `host` is a numeric address. Empty host: the wildcard address
+/// with AI_PASSIVE, else the loopback address. Throws std::system_error
+/// (the getaddrinfo error, e.g. "[Errno -2] Name or service not known").
+/// Cancellable.
+Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
+                                             AddrInfoOptions options = {});
+
+namespace detail {
+using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
+Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+                                              ConnectionOptions options);
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path);
+
+template <class P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> cast_connection(Coroutine<ConnectionResult> c) {
+  auto [transport, protocol] = co_await c;
+  co_return std::pair{std::move(transport), std::static_pointer_cast<P>(std::move(protocol))};
+}
+
+template <class F>
+using factory_protocol_t = typename std::invoke_result_t<F&>::element_type;
+}  // namespace detail
+
+/// Connects to `host`:`port` over TCP and makes the protocol with
+/// `factory()` (≙ loop.create_connection). The addresses getaddrinfo gives
+/// are tried in order; with all of them failing the error is the one
+/// failure, or "Multiple exceptions: ..." — std::system_error with the
+/// matching std::errc (connection_refused: "[Errno 111] Connect call failed
+/// ('127.0.0.1', 8888)"). The protocol's connection_made() has run when
+/// this returns. TCP_NODELAY is set, as CPython does. Cancellable: nothing
+/// is left open.
+///
+/// `factory` is any callable returning std::shared_ptr<P> with P derived
+/// from Protocol; the result is `(transport, protocol)`:
+/// `auto [transport, protocol] = co_await create_connection(loop, f, host, port);`
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_connection(
+    EventLoop& loop, F&& factory, std::string_view host, int port, ConnectionOptions options = {}) {
+  return detail::cast_connection<P>(
+      detail::create_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options));
+}
+
+/// create_connection() to a Unix socket at `path`
+/// (≙ loop.create_unix_connection).
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(EventLoop& loop,
+                                                                                            F&& factory,
+                                                                                            std::string_view path) {
+  return detail::cast_connection<P>(
+      detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
+}
+
+namespace detail {
+Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+                                ServerOptions options);
+Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                     ServerOptions options);
+}  // namespace detail
+
+/// Listens on `host`:`port` over TCP (≙ loop.create_server): a socket for
+/// each address getaddrinfo gives (empty host: every interface, IPv4 and
+/// IPv6; port 0: an ephemeral port per socket). Each accepted connection
+/// gets `factory()` as its protocol, on a later pass. Throws
+/// std::system_error ("[Errno 98] error while attempting to bind on
+/// address ('127.0.0.1', 8888): address already in use").
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_server(EventLoop& loop, F&& factory, std::string_view host, int port,
+                                ServerOptions options = {}) {
+  return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options);
+}
+
+/// `host = None`: every interface, as an empty host.
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_server(EventLoop& loop, F&& factory, std::nullptr_t, int port, ServerOptions options = {}) {
+  return create_server(loop, std::forward<F>(factory), std::string_view(), port, options);
+}
+
+/// create_server() on a Unix socket at `path` (≙ loop.create_unix_server).
+/// A stale socket file at `path` is removed first; with
+/// `options.cleanup_socket` the file is removed when the server closes.
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, std::string_view path,
+                                     ServerOptions options = {}) {
+  return detail::create_unix_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path), options);
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_BASE_EVENTS_HPP

@@ -1,0 +1,276 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// High-level streams: StreamReader, StreamWriter, open_connection and
+// start_server. ≙ Lib/asyncio/streams.py
+#ifndef ASYNCIO_STREAMS_HPP
+#define ASYNCIO_STREAMS_HPP
+
+#include <asyncio/base_events.hpp>
+#include <asyncio/coroutine.hpp>
+#include <asyncio/futures.hpp>
+#include <asyncio/protocols.hpp>
+#include <asyncio/transports.hpp>
+
+#include <any>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+namespace detail {
+/// streams._DEFAULT_LIMIT: 64 KiB.
+inline constexpr std::ptrdiff_t default_stream_limit = 1 << 16;
+struct StreamReaderState;
+struct StreamWriterState;
+/// StreamReader's counting (not atomic: a reader belongs to one loop's
+/// thread, and a read copies the handle into its frame).
+void retain(StreamReaderState* s) noexcept;
+void release(StreamReaderState* s) noexcept;
+}  // namespace detail
+
+/// A buffered byte stream read by coroutines (≙ asyncio.StreamReader). A
+/// copyable handle: copies refer to the same reader, as Python names do.
+///
+/// Only one coroutine may wait for data at a time (RuntimeError otherwise).
+/// Every read is cancellable: a cancelled read leaves the buffered data in
+/// place. Reads rethrow the exception given to set_exception(), such as the
+/// connection error a transport reports. Not thread-safe, copies included:
+/// use a reader on its loop's thread only.
+class StreamReader {
+ public:
+  /// `limit` bounds the line readline() and readuntil() may return, and
+  /// the buffer: over 2 × limit the transport is paused. Throws
+  /// std::invalid_argument("Limit cannot be <= 0").
+  explicit StreamReader(std::ptrdiff_t limit = detail::default_stream_limit);
+  StreamReader(const StreamReader& o) noexcept : s_(o.s_) { detail::retain(s_); }
+  StreamReader(StreamReader&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  StreamReader& operator=(StreamReader o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~StreamReader() {
+    if (s_) detail::release(s_);
+  }
+
+  /// Reads up to `n` bytes: `n == 0` gives "" at once; `n < 0` reads until
+  /// EOF; otherwise waits for at least one byte (or EOF) and returns at
+  /// most `n`. "" at EOF. Not bounded by the limit.
+  Coroutine<std::string> read(std::ptrdiff_t n = -1) const;
+  /// Reads a line, up to and including "\n". At EOF gives the partial line
+  /// ("" if none). A line longer than the limit throws
+  /// std::invalid_argument (LimitOverrunError's message); the line is
+  /// dropped from the buffer if its "\n" arrived, else the buffer is
+  /// cleared.
+  Coroutine<std::string> readline() const;
+  /// Reads up to and including `separator`. EOF first throws
+  /// IncompleteReadError(partial, nullopt) and clears the buffer; data over
+  /// the limit throws LimitOverrunError and stays buffered. Throws
+  /// std::invalid_argument("Separator should be at least one-byte string").
+  Coroutine<std::string> readuntil(std::string_view separator = "\n") const;
+  /// 3.13: the shortest data that ends with any of `separators`.
+  /// std::invalid_argument("Separator should contain at least one
+  /// element") when there is none.
+  Coroutine<std::string> readuntil(std::span<const std::string_view> separators) const;
+  Coroutine<std::string> readuntil(std::initializer_list<std::string_view> separators) const {
+    return readuntil(std::span<const std::string_view>(separators.begin(), separators.size()));
+  }
+  /// Reads exactly `n` bytes; EOF first throws IncompleteReadError(partial,
+  /// n) and clears the buffer. Not bounded by the limit. Throws
+  /// std::invalid_argument("readexactly size can not be less than zero").
+  Coroutine<std::string> readexactly(std::ptrdiff_t n) const;
+
+  /// True when feed_eof() was called and the buffer is empty.
+  bool at_eof() const noexcept;
+  /// The exception set with set_exception() (null if none).
+  std::exception_ptr exception() const noexcept;
+  /// Makes the waiting read and every later read throw `exc`.
+  void set_exception(std::exception_ptr exc) const;
+  /// Appends data to the buffer and wakes the waiting read (the protocol's
+  /// side). Pauses the transport when the buffer exceeds 2 × limit.
+  void feed_data(std::string_view data) const;
+  /// Marks the end of the stream and wakes the waiting read.
+  void feed_eof() const;
+  /// The transport to pause and resume for flow control.
+  void set_transport(std::shared_ptr<Transport> transport) const;
+
+  /// The limit given to the constructor.
+  std::size_t limit() const noexcept;
+  /// The bytes buffered and not yet read (≙ the private `_buffer`; for
+  /// tests and debugging). Valid until the reader is next used.
+  std::string_view buffer() const noexcept;
+  /// `<StreamReader 4 bytes eof limit=123 ...>`, as CPython's repr.
+  std::string repr() const;
+
+  friend bool operator==(const StreamReader& a, const StreamReader& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  detail::StreamReaderState* s_;  // null only once moved from
+};
+
+/// The flow-control half of the stream protocol (≙ streams.FlowControlMixin):
+/// drain_helper() waits while the transport's write buffer is over its
+/// high-water mark.
+class FlowControlMixin : public Protocol {
+ public:
+  void pause_writing() override;
+  void resume_writing() override;
+  void connection_lost(std::exception_ptr exc) override;
+  /// Returns at once unless writing is paused; then waits for
+  /// resume_writing() (or connection_lost(), which gives its exception).
+  /// Any number of coroutines may wait. After the connection is lost throws
+  /// std::system_error(std::errc::connection_reset) "Connection lost".
+  Coroutine<> drain_helper();
+
+ private:
+  std::vector<Future<>> drain_waiters_;
+  bool paused_ = false;
+  bool connection_lost_ = false;
+};
+
+class StreamWriter;
+
+/// What start_server() calls for each connection: a callable taking
+/// `(StreamReader, StreamWriter)` that returns a Coroutine<> (run as a
+/// task) or nothing.
+using ClientConnectedCallback = std::function<Coroutine<>(StreamReader, StreamWriter)>;
+
+/// Adapts a transport to a StreamReader (≙ asyncio.StreamReaderProtocol).
+/// With a client_connected_cb (server side) it also makes the StreamWriter
+/// and runs the callback. An exception escaping the callback's task is
+/// reported as "Unhandled exception in client_connected_cb" and the
+/// transport is closed, as is the transport of a cancelled callback task.
+class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_from_this<StreamReaderProtocol> {
+ public:
+  explicit StreamReaderProtocol(StreamReader reader, ClientConnectedCallback client_connected_cb = {});
+  ~StreamReaderProtocol() override;
+
+  void connection_made(Transport& transport) override;
+  void connection_lost(std::exception_ptr exc) override;
+  void data_received(std::string_view data) override;
+  bool eof_received() override;
+
+  /// Waits for connection_lost() (≙ _get_close_waiter): returns, or throws
+  /// the exception the connection was lost with.
+  Coroutine<> wait_closed();
+
+ private:
+  std::optional<StreamReader> reader_;
+  ClientConnectedCallback client_connected_cb_;
+  std::shared_ptr<Transport> transport_;
+  Future<> closed_;
+  std::exception_ptr closed_exc_;
+  bool is_closed_ = false;
+};
+
+/// Writes to a transport (≙ asyncio.StreamWriter). A copyable handle: copies
+/// refer to the same writer. When the last handle goes away with the
+/// transport still open, the transport is closed (as CPython's __del__).
+class StreamWriter {
+ public:
+  StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr<StreamReaderProtocol> protocol,
+               std::optional<StreamReader> reader);
+
+  /// The underlying transport.
+  Transport& transport() const noexcept;
+  /// Writes without blocking (see Transport::write); pair with drain().
+  void write(std::string_view data) const;
+  void writelines(std::span<const std::string_view> data) const;
+  void writelines(std::initializer_list<std::string_view> data) const;
+  void write_eof() const;
+  bool can_write_eof() const;
+  /// Closes the transport; is_closing() is true at once.
+  void close() const;
+  bool is_closing() const;
+  /// Waits until the connection is closed (connection_lost() ran); throws
+  /// the error it was lost with, if any.
+  Coroutine<> wait_closed() const;
+  /// Waits until it is appropriate to write more (the write buffer under
+  /// its high-water mark). Throws the reader's exception if one is set;
+  /// after the connection is lost, std::system_error with
+  /// std::errc::connection_reset, "Connection lost". Cancellable.
+  Coroutine<> drain() const;
+  /// The transport's get_extra_info().
+  std::any get_extra_info(std::string_view name, std::any default_value = {}) const;
+
+ private:
+  std::shared_ptr<detail::StreamWriterState> s_;
+};
+
+namespace detail {
+Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, int port,
+                                                                 ConnectionOptions options);
+Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, ConnectionOptions options);
+Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options);
+Coroutine<Server> start_unix_server(ClientConnectedCallback cb, std::string path, ServerOptions options);
+
+/// A client_connected_cb that returns nothing becomes one returning an
+/// empty Coroutine (nothing to run as a task).
+template <class F>
+ClientConnectedCallback client_connected(F&& f) {
+  using R = std::invoke_result_t<F&, StreamReader, StreamWriter>;
+  if constexpr (std::is_same_v<R, Coroutine<>>) {
+    return ClientConnectedCallback(std::forward<F>(f));
+  } else {
+    static_assert(std::is_void_v<R>, "client_connected_cb must return Coroutine<> or void");
+    return [f = std::forward<F>(f)](StreamReader r, StreamWriter w) mutable {
+      f(std::move(r), std::move(w));
+      return Coroutine<>();
+    };
+  }
+}
+}  // namespace detail
+
+/// Connects over TCP and returns `(reader, writer)`
+/// (≙ asyncio.open_connection): `auto [reader, writer] = co_await
+/// open_connection("127.0.0.1", 8888);`. Errors and cancellation as
+/// create_connection(); `options.limit` is the reader's limit.
+inline Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string_view host, int port,
+                                                                        ConnectionOptions options = {}) {
+  return detail::open_connection(std::string(host), port, options);
+}
+
+/// open_connection() to a Unix socket (≙ asyncio.open_unix_connection).
+inline Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string_view path,
+                                                                             ConnectionOptions options = {}) {
+  return detail::open_unix_connection(std::string(path), options);
+}
+
+/// Starts a TCP server calling `client_connected_cb(reader, writer)` for
+/// each connection (≙ asyncio.start_server); a callback returning a
+/// Coroutine<> runs as a task. Options and errors as create_server().
+///
+/// Under GCC 12, give a lambda with captures a name before `co_await
+/// start_server(...)`: a capturing lambda temporary inside a `co_await`
+/// expression is destroyed twice by that compiler.
+template <class F>
+Coroutine<Server> start_server(F&& client_connected_cb, std::string_view host, int port,
+                               ServerOptions options = {}) {
+  return detail::start_server(detail::client_connected(std::forward<F>(client_connected_cb)), std::string(host),
+                              port, options);
+}
+
+/// `host = None`: every interface, as an empty host.
+template <class F>
+Coroutine<Server> start_server(F&& client_connected_cb, std::nullptr_t, int port, ServerOptions options = {}) {
+  return start_server(std::forward<F>(client_connected_cb), std::string_view(), port, options);
+}
+
+/// start_server() on a Unix socket (≙ asyncio.start_unix_server).
+template <class F>
+Coroutine<Server> start_unix_server(F&& client_connected_cb, std::string_view path, ServerOptions options = {}) {
+  return detail::start_unix_server(detail::client_connected(std::forward<F>(client_connected_cb)),
+                                   std::string(path), options);
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_STREAMS_HPP

@@ -1,0 +1,615 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// DNS, create_connection, create_server and Server. ≙ the network part of
+// Lib/asyncio/base_events.py (and selector_events' accept loop).
+#include <asyncio/base_events.hpp>
+
+#include <asyncio/exceptions.hpp>
+#include <asyncio/sleep.hpp>
+#include <asyncio/tasks.hpp>
+
+#include "detail/report.hpp"
+#include "detail/sockaddr.hpp"
+#include "detail/stream_transport.hpp"
+#include "detail/uv_error.hpp"
+
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+namespace detail {
+
+namespace {
+
+/// One address to connect to or bind (≙ one getaddrinfo tuple).
+struct Resolved {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = 0;
+  int type = 0;
+  int proto = 0;
+  std::string canonname;
+  const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&addr); }
+  friend bool operator==(const Resolved& a, const Resolved& b) noexcept {
+    return a.len == b.len && a.family == b.family && a.type == b.type && a.proto == b.proto &&
+           std::memcmp(&a.addr, &b.addr, a.len) == 0;
+  }
+};
+
+/// A uv_getaddrinfo request. It outlives a cancelled lookup: libuv calls
+/// back in every case (UV_EAI_CANCELED at worst), and whoever is last
+/// frees it.
+struct GaiRequest {
+  uv_getaddrinfo_t req;
+  Future<int> done;
+  addrinfo* result = nullptr;
+  bool completed = false;  // the callback ran
+  bool abandoned = false;  // the lookup was cancelled: the callback frees
+
+  static void on_done(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+    auto* r = static_cast<GaiRequest*>(req->data);
+    r->completed = true;
+    r->result = res;
+    if (r->abandoned) {
+      uv_freeaddrinfo(res);
+      delete r;
+      return;
+    }
+    if (!r->done.done()) r->done.set_result(status);
+  }
+};
+
+Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
+  std::vector<Resolved> out;
+  // A numeric address needs no lookup (≙ _ipaddr_info): the common case
+  // costs no thread-pool round trip.
+  Resolved r;
+  if (!host.empty() && (o.type == 0 || o.type == SOCK_STREAM) &&
+      numeric_address(host, port, o.family, r.addr, r.len)) {
+    r.family = r.addr.ss_family;
+    r.type = SOCK_STREAM;
+    r.proto = IPPROTO_TCP;
+    out.push_back(r);
+    co_return out;
+  }
+  addrinfo hints{};
+  hints.ai_family = o.family;
+  hints.ai_socktype = o.type;
+  hints.ai_protocol = o.proto;
+  hints.ai_flags = o.flags;
+  auto* req = new GaiRequest;
+  req->req.data = req;
+  req->done = loop.create_future<int>();
+  const std::string service = std::to_string(port);
+  int rc = uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
+                          service.c_str(), &hints);
+  if (rc < 0) {
+    delete req;
+    throw_os_error(rc);
+  }
+  struct Release {
+    GaiRequest* req;
+    ~Release() {
+      if (req->completed) {
+        uv_freeaddrinfo(req->result);
+        delete req;
+      } else {
+        // Cancelled: the callback frees the request when it comes.
+        req->abandoned = true;
+        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
+      }
+    }
+  } release{req};
+  Future<int> done = req->done;
+  int status = co_await done;
+  if (status < 0) throw_os_error(status);
+  for (addrinfo* ai = req->result; ai; ai = ai->ai_next) {
+    Resolved x;
+    std::memcpy(&x.addr, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof x.addr));
+    x.len = static_cast<socklen_t>(ai->ai_addrlen);
+    x.family = ai->ai_family;
+    x.type = ai->ai_socktype;
+    x.proto = ai->ai_protocol;
+    if (ai->ai_canonname) x.canonname = ai->ai_canonname;
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  }
+  co_return out;
+}
+
+std::string describe_what(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "<unknown>";
+  }
+}
+
+std::string address_repr(const Resolved& r) { return to_socket_address(r.sa(), r.len).repr(); }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// ≙ the OSError create_connection/create_server raise for a failed bind.
+[[noreturn]] void throw_bind_error(int err, const Resolved& r) {
+  throw_errno(err, "error while attempting to bind on address " + address_repr(r) + ": " +
+                       lower(std::error_code(err, std::system_category()).message()));
+}
+
+/// ≙ the tail of create_connection: one error as it is, several as
+/// "Multiple exceptions: ..." unless they all read the same.
+[[noreturn]] void throw_connect_errors(const std::vector<std::exception_ptr>& errors) {
+  if (errors.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
+  const std::string first = describe_what(errors.front());
+  bool same = true;
+  std::string all;
+  for (const auto& e : errors) {
+    const std::string text = describe_what(e);
+    same = same && text == first;
+    if (!all.empty()) all += ", ";
+    all += text;
+  }
+  if (errors.size() == 1 || same) std::rethrow_exception(errors.front());
+  std::error_code code;
+  try {
+    std::rethrow_exception(errors.front());
+  } catch (const std::system_error& e) {
+    code = e.code();
+  } catch (...) {
+  }
+  throw OSError(code, "Multiple exceptions: " + all);
+}
+
+/// Closes a transport that never got a protocol when the coroutine leaves
+/// early (an error, a cancellation).
+struct DiscardGuard {
+  std::shared_ptr<StreamTransport> t;
+  ~DiscardGuard() {
+    if (t) t->discard();
+  }
+};
+
+}  // namespace
+
+Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+                                              ConnectionOptions options) {
+  const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
+  // Named coroutines, not temporaries, inside co_await (GCC 12, see
+  // base_events.hpp).
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints);
+  std::vector<Resolved> infos = co_await lookup;
+  std::vector<Resolved> local;
+  const bool bind_local = !options.local_host.empty() || options.local_port != 0;
+  if (bind_local) {
+    AddrInfoOptions local_hints = hints;
+    if (options.local_host.empty()) local_hints.flags |= AI_PASSIVE;
+    Coroutine<std::vector<Resolved>> local_lookup =
+        resolve(loop, std::string(options.local_host), options.local_port, local_hints);
+    local = co_await local_lookup;
+    if (local.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
+  }
+  std::vector<std::exception_ptr> errors;
+  DiscardGuard conn;
+  for (const Resolved& info : infos) {
+    conn.t = StreamTransport::make(loop, StreamTransport::Kind::tcp);
+    int status = 0;
+    if (bind_local) {
+      status = UV_EAFNOSUPPORT;
+      for (const Resolved& l : local) {
+        if (l.family != info.family) continue;
+        status = uv_tcp_bind(conn.t->tcp(), l.sa(), 0);
+        if (status == 0) break;
+        errors.push_back(
+            make_os_error(status, "error while attempting to bind on address " + address_repr(l) + ": " +
+                                      lower(uv_error_code(status).message())));
+      }
+      if (status != 0) {
+        if (status == UV_EAFNOSUPPORT)
+          errors.push_back(make_os_error(status, "no matching local address with family=" +
+                                                     std::to_string(info.family) + " found"));
+        conn.t->discard();
+        conn.t = nullptr;
+        continue;
+      }
+    }
+    Future<int> connected = loop.create_future<int>();
+    status = conn.t->connect(info.sa(), connected);
+    if (status == 0) status = co_await connected;
+    if (status == 0) break;
+    errors.push_back(make_os_error(status, "Connect call failed " + address_repr(info)));
+    conn.t->discard();
+    conn.t = nullptr;
+  }
+  if (!conn.t) throw_connect_errors(errors);
+  std::shared_ptr<Protocol> protocol = factory();
+  if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
+  std::shared_ptr<StreamTransport> transport = std::move(conn.t);
+  transport->start(protocol);
+  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+}
+
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
+  DiscardGuard conn{StreamTransport::make(loop, StreamTransport::Kind::pipe)};
+  Future<int> connected = loop.create_future<int>();
+  conn.t->connect_pipe(path.c_str(), connected);
+  int status = co_await connected;
+  if (status < 0) throw_os_error(status);
+  std::shared_ptr<Protocol> protocol = factory();
+  if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
+  std::shared_ptr<StreamTransport> transport = std::move(conn.t);
+  transport->start(protocol);
+  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+}
+
+// ---- Server ------------------------------------------------------------------
+
+/// A listening socket. Owned by its handle: freed by the close callback.
+/// It holds the server while open, so a server nobody references goes on
+/// serving (as CPython's loop holds the server through its reader).
+class ServerState::Listener final : public UvHandleOwner {
+ public:
+  /// A listener for the bound socket `fd` (which it owns from now on).
+  static Listener* make(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd) {
+    Listener* l;
+    try {
+      l = new Listener(std::move(server), kind);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    int rc = kind == StreamTransport::Kind::tcp ? uv_tcp_open(&l->h_.tcp, fd) : uv_pipe_open(&l->h_.pipe, fd);
+    if (rc < 0) {
+      ::close(fd);
+      uv_close(&l->h_.handle, &Listener::on_close);  // frees it
+      throw_os_error(rc);
+    }
+    return l;
+  }
+
+  int fd() const noexcept {
+    uv_os_fd_t fd = -1;
+    uv_fileno(&h_.handle, &fd);
+    return fd;
+  }
+  int listen(int backlog) noexcept { return uv_listen(&h_.stream, backlog, &Listener::on_connection); }
+
+  /// Closes the socket (removing a Unix socket's file when asked).
+  void close() noexcept {
+    if (uv_is_closing(&h_.handle)) return;
+    if (!unix_path.empty()) {
+      // ≙ _UnixSelectorEventLoop._stop_serving (3.13): only our own file.
+      struct stat st {};
+      if (::stat(unix_path.c_str(), &st) == 0 && st.st_ino == unix_ino) ::unlink(unix_path.c_str());
+    }
+    uv_close(&h_.handle, &Listener::on_close);
+  }
+  /// Through the server, so that its list of listeners stays right.
+  void close_for_loop_shutdown() noexcept override { server_->close(); }
+
+  std::string unix_path;  // set when cleanup_socket applies
+  ino_t unix_ino = 0;
+
+ private:
+  static Listener* from(uv_handle_t* h) noexcept { return static_cast<Listener*>(static_cast<UvHandleOwner*>(h->data)); }
+  static void on_close(uv_handle_t* h) noexcept { delete from(h); }
+
+  static void on_connection(uv_stream_t* s, int status) noexcept {
+    // ≙ _accept_connection: accept now (no user code here), make the
+    // protocol on the next pass. Accept errors (EMFILE...) are left to
+    // libuv, which retries.
+    if (status < 0) return;
+    Listener* l = from(reinterpret_cast<uv_handle_t*>(s));
+    try {
+      auto t = StreamTransport::make(*l->server_->core->owner, l->kind_);
+      if (uv_accept(s, t->stream()) != 0) {
+        t->discard();
+        return;
+      }
+      t->accepted(l->server_);
+    } catch (...) {
+      // Out of memory: the connection stays in the backlog.
+    }
+  }
+
+  Listener(std::shared_ptr<ServerState> server, StreamTransport::Kind kind) : server_(std::move(server)), kind_(kind) {
+    uv_loop_t* uv = uv_loop_of(*server_->core->owner);
+    int rc = kind == StreamTransport::Kind::tcp ? uv_tcp_init(uv, &h_.tcp) : uv_pipe_init(uv, &h_.pipe, 0);
+    if (rc < 0) throw_os_error(rc);
+    h_.handle.data = static_cast<UvHandleOwner*>(this);
+  }
+
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h_;
+  std::shared_ptr<ServerState> server_;
+  StreamTransport::Kind kind_;
+};
+
+ServerState::ServerState(EventLoop& loop, ProtocolFactory f, int backlog_)
+    : core(&loop.core()), factory(std::move(f)), backlog(backlog_) {
+  core->incref();
+}
+
+ServerState::~ServerState() { core->decref(); }
+
+namespace {
+
+int open_socket(int family, int proto) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  if (fd < 0) throw_errno(errno);
+  return fd;
+}
+
+void set_int_option(int fd, int level, int name) {
+  int one = 1;
+  if (::setsockopt(fd, level, name, &one, sizeof one) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw_errno(err);
+  }
+}
+
+}  // namespace
+
+void ServerState::add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options) {
+  // The socket is made and bound here rather than by libuv, which would
+  // defer EADDRINUSE to listen() and always set SO_REUSEADDR.
+  int fd = open_socket(addr->sa_family, 0);
+  if (options.reuse_address) set_int_option(fd, SOL_SOCKET, SO_REUSEADDR);
+  if (options.reuse_port) set_int_option(fd, SOL_SOCKET, SO_REUSEPORT);
+  // Disable IPv4/IPv6 dual stack, as CPython does: "::" and "0.0.0.0" are
+  // two separate sockets.
+  if (addr->sa_family == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+  if (::bind(fd, addr, len) != 0) {
+    int err = errno;
+    ::close(fd);
+    Resolved r;
+    std::memcpy(&r.addr, addr, len);
+    r.len = len;
+    throw_bind_error(err, r);
+  }
+  listeners.push_back(Listener::make(shared_from_this(), StreamTransport::Kind::tcp, fd));
+}
+
+void ServerState::add_unix_listener(const std::string& path, const ServerOptions& options) {
+  sockaddr_un un{};
+  if (path.size() >= sizeof un.sun_path) throw_errno(ENAMETOOLONG, "AF_UNIX path too long");
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, path.data(), path.size());
+  const bool abstract = !path.empty() && path[0] == '\0';
+  if (!abstract && !path.empty()) {
+    // Remove a stale socket file left by a previous server (≙ CPython).
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  }
+  int fd = open_socket(AF_UNIX, 0);
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&un), len) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EADDRINUSE) throw_errno(err, "Address '" + path + "' is already in use");
+    throw_errno(err);
+  }
+  Listener* l = Listener::make(shared_from_this(), StreamTransport::Kind::pipe, fd);
+  listeners.push_back(l);
+  struct stat st {};
+  if (options.cleanup_socket && !abstract && ::stat(path.c_str(), &st) == 0) {
+    l->unix_path = path;
+    l->unix_ino = st.st_ino;
+  }
+}
+
+void ServerState::start_serving() {
+  if (serving || closed) return;
+  serving = true;
+  for (Listener* l : listeners)
+    if (int rc = l->listen(backlog); rc < 0) throw_os_error(rc);
+}
+
+void ServerState::close() noexcept {
+  // ≙ Server.close
+  if (closed) return;
+  closed = true;
+  for (Listener* l : std::exchange(listeners, {})) l->close();
+  serving = false;
+  if (serving_forever && !serving_forever.done()) serving_forever.cancel();
+  serving_forever = {};
+  if (client_count == 0) wakeup();
+}
+
+void ServerState::attach(StreamTransport* t) noexcept {
+  t->prev_client = nullptr;
+  t->next_client = clients;
+  if (clients) clients->prev_client = t;
+  clients = t;
+  ++client_count;
+}
+
+void ServerState::detach(StreamTransport* t) noexcept {
+  if (t->prev_client)
+    t->prev_client->next_client = t->next_client;
+  else if (clients == t)
+    clients = t->next_client;
+  else
+    return;  // not attached
+  if (t->next_client) t->next_client->prev_client = t->prev_client;
+  t->prev_client = t->next_client = nullptr;
+  --client_count;
+  if (client_count == 0 && closed) wakeup();
+}
+
+void ServerState::wakeup() noexcept {
+  if (woken) return;
+  woken = true;
+  for (Future<>& w : std::exchange(waiters, {}))
+    if (!w.done()) w.set_result();
+}
+
+std::string ServerState::repr() const {
+  // A Python tuple: "()", "(a,)", "(a, b)".
+  std::string s = "<Server sockets=(";
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (i) s += ", ";
+    s += TransportSocket(listeners[i]->fd()).repr();
+  }
+  if (listeners.size() == 1) s += ",";
+  return s + ")>";
+}
+
+namespace {
+
+Coroutine<Server> finish_server(std::shared_ptr<ServerState> state, bool start) {
+  if (start) {
+    state->start_serving();
+    // ≙ `await tasks.sleep(0)`: let the listening sockets settle.
+    co_await YieldAwaiter{};
+  }
+  co_return Server(std::move(state));
+}
+
+/// Closes what a failed create_server opened.
+struct CloseOnError {
+  std::shared_ptr<ServerState>& state;
+  bool done = false;
+  ~CloseOnError() {
+    if (!done) state->close();
+  }
+};
+
+}  // namespace
+
+Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+                                ServerOptions options) {
+  const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints);
+  std::vector<Resolved> infos = co_await lookup;
+  if (infos.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
+  auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
+  {
+    CloseOnError guard{state};
+    for (const Resolved& info : infos) state->add_tcp_listener(info.sa(), info.len, options);
+    guard.done = true;
+  }
+  Coroutine<Server> finish = finish_server(std::move(state), options.start_serving);
+  co_return co_await finish;
+}
+
+Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                     ServerOptions options) {
+  auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
+  {
+    CloseOnError guard{state};
+    state->add_unix_listener(path, options);
+    guard.done = true;
+  }
+  Coroutine<Server> finish = finish_server(std::move(state), options.start_serving);
+  co_return co_await finish;
+}
+
+namespace {
+
+Coroutine<> wait_closed(std::shared_ptr<ServerState> s) {
+  if (s->woken) co_return;
+  Future<> waiter = s->core->owner->create_future();
+  s->waiters.push_back(waiter);
+  co_await waiter;
+}
+
+Coroutine<> serve_forever(std::shared_ptr<ServerState> s) {
+  if (s->serving_forever) throw RuntimeError("server " + s->repr() + " is already being awaited on serve_forever()");
+  if (s->closed) throw RuntimeError("server " + s->repr() + " is closed");
+  s->start_serving();
+  Future<> forever = s->core->owner->create_future();
+  s->serving_forever = forever;
+  std::exception_ptr cancelled;
+  try {
+    co_await forever;
+  } catch (const CancelledError&) {
+    cancelled = std::current_exception();
+  }
+  // ≙ `except CancelledError: try: close(); await wait_closed() finally: raise`
+  // (C++ cannot await inside a handler).
+  s->serving_forever = {};
+  if (!cancelled) co_return;
+  s->close();
+  Coroutine<> closed = wait_closed(s);
+  try {
+    co_await closed;
+  } catch (const CancelledError&) {
+    // Cancelled again while waiting: the first cancellation goes on.
+  }
+  std::rethrow_exception(cancelled);
+}
+
+Coroutine<> start_serving(std::shared_ptr<ServerState> s) {
+  s->start_serving();
+  co_await YieldAwaiter{};
+}
+
+Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, std::move(host), port, o);
+  std::vector<Resolved> infos = co_await lookup;
+  std::vector<AddrInfo> out;
+  for (const auto& r : infos)
+    out.push_back(AddrInfo{r.family, r.type, r.proto, r.canonname, to_socket_address(r.sa(), r.len)});
+  co_return out;
+}
+
+}  // namespace
+
+}  // namespace detail
+
+Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
+                                             AddrInfoOptions options) {
+  return detail::lookup_addrinfo(loop, std::string(host), port, options);
+}
+
+EventLoop& Server::get_loop() const {
+  if (!s_->core->owner) throw RuntimeError("Event loop is closed");
+  return *s_->core->owner;
+}
+
+bool Server::is_serving() const noexcept { return s_->serving; }
+
+std::vector<TransportSocket> Server::sockets() const {
+  std::vector<TransportSocket> out;
+  for (auto* l : s_->listeners) out.emplace_back(l->fd());
+  return out;
+}
+
+void Server::close() { s_->close(); }
+
+void Server::close_clients() {
+  std::vector<std::shared_ptr<Transport>> clients;
+  for (auto* t = s_->clients; t; t = t->next_client) clients.push_back(t->shared_from_this());
+  for (auto& t : clients) t->close();
+}
+
+void Server::abort_clients() {
+  std::vector<std::shared_ptr<Transport>> clients;
+  for (auto* t = s_->clients; t; t = t->next_client) clients.push_back(t->shared_from_this());
+  for (auto& t : clients) t->abort();
+}
+
+Coroutine<> Server::start_serving() { return detail::start_serving(s_); }
+Coroutine<> Server::serve_forever() { return detail::serve_forever(s_); }
+Coroutine<> Server::wait_closed() { return detail::wait_closed(s_); }
+std::string Server::repr() const { return s_->repr(); }
+
+}  // namespace asyncio

@@ -1,0 +1,226 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Private: the libuv stream transport (TCP and Unix sockets) and the server
+// state it attaches to. ≙ selector_events._SelectorSocketTransport and
+// base_events.Server; uvloop's UVStream/TCPTransport did the same mapping
+// onto libuv.
+#ifndef ASYNCIO_SRC_DETAIL_STREAM_TRANSPORT_HPP
+#define ASYNCIO_SRC_DETAIL_STREAM_TRANSPORT_HPP
+
+#include <asyncio/base_events.hpp>
+#include <asyncio/futures.hpp>
+#include <asyncio/transports.hpp>
+
+#include "uv_loop.hpp"
+
+#include <uv.h>
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace asyncio::detail {
+
+class ServerState;
+
+/// A connected (or connecting) TCP or Unix stream.
+///
+/// Threading of work (design rule): the libuv callbacks below only record
+/// what happened (bytes read into the reused buffer, EOF, an error, a write
+/// completion) in `events_` and queue the transport itself on the ready
+/// queue; process() then makes the protocol callbacks during a loop pass,
+/// in CPython's order.
+///
+/// Lifetime: the transport holds itself (`self_`) from creation until its
+/// handle's close callback has run and it is no longer queued; users and
+/// streams hold it by shared_ptr beyond that. The protocol is held until
+/// connection_lost() has been called (or the loop closes the handle).
+class StreamTransport final : public Transport, public ReadyNode, public UvHandleOwner {
+  struct Tag {};
+
+ public:
+  enum class Kind : std::uint8_t { tcp, pipe };
+
+  /// A transport with an initialised, unconnected handle of `loop`.
+  static std::shared_ptr<StreamTransport> make(EventLoop& loop, Kind kind);
+  StreamTransport(Tag, EventLoop& loop, Kind kind);
+  ~StreamTransport() override;
+
+  uv_stream_t* stream() noexcept { return &h_.stream; }
+  uv_tcp_t* tcp() noexcept { return &h_.tcp; }
+  Kind kind() const noexcept { return kind_; }
+
+  /// Starts connecting; the future gets the libuv status (0 on success).
+  /// Returns a status < 0 when the connect could not even start.
+  int connect(const sockaddr* addr, Future<int> done);
+  void connect_pipe(const char* path, Future<int> done);
+  /// Client side, once connected: sets the protocol, calls
+  /// connection_made() now (an exception goes to the exception handler,
+  /// as CPython's call_soon does), starts reading.
+  void start(std::shared_ptr<Protocol> protocol);
+  /// Server side, just accepted: attached to `server`; the protocol is
+  /// made and connection_made() called on the next pass.
+  void accepted(std::shared_ptr<ServerState> server) noexcept;
+  /// Closes a handle that never got a protocol (a failed connect or
+  /// accept, a cancelled create_connection).
+  void discard() noexcept;
+
+  // Transport
+  std::any get_extra_info(std::string_view name, std::any default_value) const override;
+  bool is_closing() const override { return closing_; }
+  void close() override;
+  bool is_reading() const override { return !paused_ && !closing_; }
+  void pause_reading() override;
+  void resume_reading() override;
+  void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
+  std::size_t get_write_buffer_size() const override { return buffered_; }
+  std::pair<std::size_t, std::size_t> get_write_buffer_limits() const override { return {low_, high_}; }
+  void write(std::string_view data) override;
+  void writelines(std::span<const std::string_view> list) override;
+  void write_eof() override;
+  bool can_write_eof() const override { return true; }
+  void abort() override;
+  void set_protocol(std::shared_ptr<Protocol> protocol) override;
+  std::shared_ptr<Protocol> get_protocol() const override { return protocol_; }
+
+  // ReadyNode, UvHandleOwner
+  void run_ready(bool discard) noexcept override;
+  void close_for_loop_shutdown() noexcept override;
+
+  /// The server's intrusive list of the connections it accepted.
+  StreamTransport* prev_client = nullptr;
+  StreamTransport* next_client = nullptr;
+
+ private:
+  enum : unsigned {
+    ev_made = 1,         ///< accepted: make the protocol, connection_made
+    ev_data = 2,         ///< bytes in the read buffer
+    ev_eof = 4,          ///< the peer sent EOF
+    ev_read_error = 8,   ///< reading failed (read_status_)
+    ev_writable = 16,    ///< the write buffer drained (resume_writing, close)
+    ev_lost = 32,        ///< call connection_lost()
+  };
+
+  static StreamTransport* from(uv_handle_t* h) noexcept;
+  static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept;
+  static void on_write(uv_write_t* req, int status) noexcept;
+  static void on_shutdown(uv_shutdown_t*, int) noexcept {}
+  static void on_connect(uv_connect_t* req, int status) noexcept;
+  static void on_close(uv_handle_t* h) noexcept;
+
+  /// Records `ev` and queues the transport (once) on the ready queue.
+  void post(unsigned ev) noexcept;
+  void process();
+  void make_protocol();
+  void deliver_reads();
+  /// Hands the read buffer to data_received().
+  void deliver_data() noexcept;
+  void call_connection_lost() noexcept;
+  void maybe_release() noexcept;
+  void close_handle() noexcept;
+  void update_reading() noexcept;
+  void flush() noexcept;
+  void shutdown() noexcept;
+  /// After uv_try_write returned `rc` for `parts`: buffers what it left
+  /// (or fails the transport on an error).
+  void write_rest(std::span<const std::string_view> parts, int rc);
+  /// Appends `parts` minus their first `written` bytes to the buffer.
+  void buffer_rest(std::span<const std::string_view> parts, std::size_t written);
+  /// A write failed with `status` (≙ _fatal_error of an OSError): the
+  /// buffer is dropped and the transport force-closed. No user code.
+  void write_failed(int status) noexcept;
+  /// ≙ _fatal_error: reports `exc` unless it is an OSError, force-closes.
+  void fatal_error(std::exception_ptr exc, const char* message) noexcept;
+  /// ≙ _force_close.
+  void force_close(std::exception_ptr exc) noexcept;
+  void maybe_pause_protocol();
+  void maybe_resume_protocol();
+  void set_protocol_paused(bool paused);
+  void report(const char* message, std::exception_ptr exc) noexcept;
+  void cache_addresses() noexcept;
+
+  union Handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h_;
+  uv_write_t write_req_;
+  uv_shutdown_t shutdown_req_;
+  uv_connect_t connect_req_;
+
+  LoopCore* core_;  // counted: the transport may outlive its EventLoop
+  std::shared_ptr<StreamTransport> self_;
+  std::shared_ptr<Protocol> protocol_;
+  std::shared_ptr<ServerState> server_;
+  Future<int> connect_done_;
+  std::exception_ptr lost_exc_;
+
+  char* rbuf_ = nullptr;     // the reused read buffer, allocated on first read
+  std::size_t rlen_ = 0;     // bytes in it not yet delivered
+  std::string inflight_;     // what the pending uv_write sends
+  std::string pending_;      // written while that uv_write is in flight
+  std::size_t buffered_ = 0;  // inflight_ + pending_ (0 once force-closed)
+  std::size_t high_ = 64 * 1024;
+  std::size_t low_ = 16 * 1024;
+
+  SocketAddress peername_;
+  SocketAddress sockname_;
+
+  unsigned events_ = 0;
+  int read_status_ = 0;
+  int lost_status_ = 0;  // a write error to turn into lost_exc_
+  int conn_lost_ = 0;    // ≙ _conn_lost
+  Kind kind_;
+  bool queued_ = false;
+  bool handle_closed_ = false;
+  bool reading_ = false;          // uv_read_start is in effect
+  bool read_full_ = false;        // stopped: the read buffer is full
+  bool read_done_ = false;        // EOF or error seen: libuv stopped reading
+  bool paused_ = false;           // pause_reading()
+  bool closing_ = false;
+  bool eof_ = false;              // write_eof() called
+  bool shutdown_sent_ = false;
+  bool writing_ = false;          // a uv_write is in flight
+  bool protocol_paused_ = false;  // pause_writing() was called
+  bool protocol_connected_ = false;
+};
+
+/// What a Server handle refers to (≙ base_events.Server's state).
+class ServerState : public std::enable_shared_from_this<ServerState> {
+ public:
+  class Listener;
+
+  ServerState(EventLoop& loop, ProtocolFactory factory, int backlog);
+  ~ServerState();
+
+  LoopCore* core;
+  ProtocolFactory factory;
+  int backlog;
+  std::vector<Listener*> listeners;  // empty once closed (≙ _sockets is None)
+  bool closed = false;
+  bool serving = false;
+  Future<> serving_forever;
+  std::vector<Future<>> waiters;
+  bool woken = false;  // ≙ _waiters is None
+  StreamTransport* clients = nullptr;
+  std::size_t client_count = 0;
+
+  /// Opens a listening TCP socket bound to `addr` (≙ the socket part of
+  /// create_server). Throws OSError.
+  void add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options);
+  /// The same for a Unix socket at `path`.
+  void add_unix_listener(const std::string& path, const ServerOptions& options);
+  void start_serving();
+  void close() noexcept;
+  void attach(StreamTransport* t) noexcept;
+  void detach(StreamTransport* t) noexcept;
+  void wakeup() noexcept;
+  std::string repr() const;
+};
+
+}  // namespace asyncio::detail
+
+#endif  // ASYNCIO_SRC_DETAIL_STREAM_TRANSPORT_HPP

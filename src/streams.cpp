@@ -1,0 +1,616 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// ≙ Lib/asyncio/streams.py
+#include <asyncio/streams.hpp>
+
+#include <asyncio/exceptions.hpp>
+#include <asyncio/sleep.hpp>
+#include <asyncio/tasks.hpp>
+
+#include "detail/uv_error.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace asyncio {
+
+namespace detail {
+
+/// The future a read waits on: a FutureState that can be made pending again.
+class ReaderWaiter final : public FutureState<void> {
+ public:
+  using FutureState<void>::FutureState;
+  /// Only when this is the one reference left: nothing can observe it.
+  void rearm() noexcept {
+    exc_ = nullptr;
+    state_ = State::pending;
+    flags_ = 0;
+  }
+};
+
+/// A StreamReader's state. The buffer is `buf[start:]`: consuming from the
+/// front only moves `start` (bytearray does the same), and the string is
+/// compacted once the consumed part dominates.
+struct StreamReaderState {
+  explicit StreamReaderState(std::size_t limit) noexcept : limit(limit) {}
+
+  std::size_t refs = 1;
+  std::size_t limit;
+  std::string buf;
+  std::size_t start = 0;
+  bool eof = false;
+  bool paused = false;
+  Future<> waiter;  // the read waiting for data (≙ _waiter); empty if none
+  // The last two waiters, made pending again for later waits. Two: the
+  // callbacks that woke the last one are still running (and hold it) when
+  // the woken task starts its next wait.
+  Future<> spares[2];
+  unsigned next_spare = 0;
+  std::exception_ptr exc;
+  std::shared_ptr<Transport> transport;
+
+  std::size_t size() const noexcept { return buf.size() - start; }
+  std::string_view view() const noexcept { return {buf.data() + start, size()}; }
+
+  void consume(std::size_t n) noexcept {
+    start += n;
+    if (start == buf.size()) {
+      buf.clear();
+      start = 0;
+    } else if (start >= 4096 && start * 2 >= buf.size()) {
+      buf.erase(0, start);
+      start = 0;
+    }
+  }
+  std::string take(std::size_t n) {
+    std::string out(buf.data() + start, n);
+    consume(n);
+    return out;
+  }
+  std::string take_all() { return take(size()); }
+
+  void wakeup_waiter() noexcept {
+    Future<> w = std::move(waiter);
+    waiter = {};
+    if (w && !w.done()) w.set_result();
+  }
+
+  void maybe_resume_transport() {
+    if (paused && size() <= limit) {
+      paused = false;
+      transport->resume_reading();
+    }
+  }
+
+  /// ≙ _wait_for_data's checks and waiter: the future to await, with
+  /// WaitEnd clearing it afterwards (whatever happens).
+  Future<> begin_wait(const char* func) {
+    if (waiter)
+      throw RuntimeError(std::string(func) +
+                         "() called while another coroutine is already waiting for incoming data");
+    // Waiting while paused would deadlock (readexactly(n) with n > limit).
+    if (paused) {
+      paused = false;
+      transport->resume_reading();
+    }
+    // A wait per read is the common case of a stream: the previous
+    // waiter is reused once nothing else refers to it (no task suspended
+    // on it, no callbacks queued), instead of a new future each time.
+    LoopCore& loop = running_core();
+    for (Future<>& f : spares) {
+      auto* w = static_cast<ReaderWaiter*>(f.state());
+      if (w && w->unique() && w->loop() == &loop) {
+        w->rearm();
+        waiter = f;
+        return waiter;
+      }
+    }
+    Future<>& slot = spares[next_spare++ & 1];
+    slot = Future<>(new ReaderWaiter(&loop));
+    waiter = slot;
+    return waiter;
+  }
+
+  /// The readuntil scan (≙ StreamReader.readuntil's loop body): the chunk
+  /// when a separator is buffered; nullopt to wait for more. `offset` is
+  /// kept across waits (bytes known to hold no separator start).
+  std::optional<std::string> scan_until(const std::vector<std::string>& seps, std::ptrdiff_t& offset) {
+    const std::ptrdiff_t min_len = static_cast<std::ptrdiff_t>(seps.front().size());
+    const std::ptrdiff_t max_len = static_cast<std::ptrdiff_t>(seps.back().size());
+    const std::ptrdiff_t buflen = static_cast<std::ptrdiff_t>(size());
+    if (buflen - offset >= min_len) {
+      const std::string_view data = view();
+      std::size_t match_start = std::string_view::npos, match_end = 0;
+      for (const std::string& sep : seps) {
+        const std::size_t i = data.find(sep, static_cast<std::size_t>(offset));
+        if (i != std::string_view::npos && (match_start == std::string_view::npos || i + sep.size() < match_end)) {
+          match_start = i;
+          match_end = i + sep.size();
+        }
+      }
+      if (match_start != std::string_view::npos) {
+        if (match_start > limit)
+          throw LimitOverrunError("Separator is found, but chunk is longer than limit", match_start);
+        std::string chunk = take(match_end);
+        maybe_resume_transport();
+        return chunk;
+      }
+      offset = std::max<std::ptrdiff_t>(0, buflen + 1 - max_len);
+      if (offset > static_cast<std::ptrdiff_t>(limit))
+        throw LimitOverrunError("Separator is not found, and chunk exceed the limit",
+                                static_cast<std::size_t>(offset));
+    }
+    // A complete separator may have come with the EOF: checked above first.
+    if (eof) throw IncompleteReadError(take_all(), std::nullopt);
+    return std::nullopt;
+  }
+};
+
+void retain(StreamReaderState* s) noexcept { ++s->refs; }
+void release(StreamReaderState* s) noexcept {
+  if (--s->refs == 0) delete s;
+}
+
+namespace {
+
+/// A counted reference to a reader's state, held by the read coroutines:
+/// the StreamReader handle they were made from may be gone when they run.
+class ReaderRef {
+ public:
+  explicit ReaderRef(StreamReaderState* s) noexcept : s_(s) { retain(s_); }
+  ReaderRef(const ReaderRef& o) noexcept : s_(o.s_) { retain(s_); }
+  ReaderRef& operator=(const ReaderRef&) = delete;
+  ~ReaderRef() { release(s_); }
+  StreamReaderState* operator->() const noexcept { return s_; }
+  StreamReaderState& operator*() const noexcept { return *s_; }
+
+ private:
+  StreamReaderState* s_;
+};
+
+/// Clears the reader's waiter when a wait ends, however it ends (≙ the
+/// `finally: self._waiter = None` of _wait_for_data).
+struct WaitEnd {
+  StreamReaderState& s;
+  ~WaitEnd() { s.waiter = {}; }
+};
+
+void check_exception(const StreamReaderState& s) {
+  if (s.exc) std::rethrow_exception(s.exc);
+}
+
+Coroutine<std::string> read(ReaderRef s, std::ptrdiff_t n) {
+  check_exception(*s);
+  if (n == 0) co_return std::string();
+  if (n < 0) {
+    // ≙ read(-1): read(limit) until EOF, so that a paused transport is
+    // resumed as the blocks are taken.
+    std::string all;
+    for (;;) {
+      check_exception(*s);
+      if (!s->size() && !s->eof) {
+        Future<> w = s->begin_wait("read");
+        WaitEnd end{*s};
+        co_await w;
+      }
+      std::string block = s->take(std::min(s->limit, s->size()));
+      s->maybe_resume_transport();
+      if (block.empty()) break;
+      all += block;
+    }
+    co_return all;
+  }
+  if (!s->size() && !s->eof) {
+    Future<> w = s->begin_wait("read");
+    WaitEnd end{*s};
+    co_await w;
+  }
+  std::string data = s->take(std::min(static_cast<std::size_t>(n), s->size()));
+  s->maybe_resume_transport();
+  co_return data;
+}
+
+/// Sorted by length (the shortest match wins a tie) and checked, as
+/// readuntil() does before anything else.
+std::vector<std::string> separators(std::span<const std::string_view> seps) {
+  std::vector<std::string> out(seps.begin(), seps.end());
+  if (out.empty()) throw std::invalid_argument("Separator should contain at least one element");
+  // Stable, as Python's sorted(key=len); an insertion sort (a handful of
+  // separators, and std::stable_sort trips a deprecation in libstdc++ 12
+  // under Clang).
+  for (std::size_t i = 1; i < out.size(); ++i)
+    for (std::size_t j = i; j > 0 && out[j].size() < out[j - 1].size(); --j) std::swap(out[j], out[j - 1]);
+  if (out.front().empty()) throw std::invalid_argument("Separator should be at least one-byte string");
+  return out;
+}
+
+/// A read that fails when awaited (CPython checks arguments in the body).
+Coroutine<std::string> raise_on_await(std::exception_ptr e) {
+  std::rethrow_exception(e);
+  co_return std::string();
+}
+
+Coroutine<std::string> readuntil(ReaderRef s, std::vector<std::string> seps) {
+  check_exception(*s);
+  std::ptrdiff_t offset = 0;
+  for (;;) {
+    if (std::optional<std::string> chunk = s->scan_until(seps, offset)) co_return std::move(*chunk);
+    Future<> w = s->begin_wait("readuntil");
+    WaitEnd end{*s};
+    co_await w;
+  }
+}
+
+Coroutine<std::string> readline(ReaderRef s) {
+  static const std::vector<std::string> newline{"\n"};
+  check_exception(*s);
+  std::ptrdiff_t offset = 0;
+  for (;;) {
+    try {
+      if (std::optional<std::string> line = s->scan_until(newline, offset)) co_return std::move(*line);
+    } catch (IncompleteReadError& e) {
+      co_return std::move(e.partial);
+    } catch (const LimitOverrunError& e) {
+      // ≙ readline: drop the overlong line if its newline arrived, else
+      // everything, and raise ValueError.
+      if (s->view().substr(std::min(e.consumed, s->size())).starts_with('\n'))
+        s->consume(e.consumed + 1);
+      else
+        s->consume(s->size());
+      s->maybe_resume_transport();
+      throw std::invalid_argument(e.what());
+    }
+    Future<> w = s->begin_wait("readuntil");
+    WaitEnd end{*s};
+    co_await w;
+  }
+}
+
+Coroutine<std::string> readexactly(ReaderRef s, std::ptrdiff_t n) {
+  if (n < 0) throw std::invalid_argument("readexactly size can not be less than zero");
+  check_exception(*s);
+  if (n == 0) co_return std::string();
+  const auto want = static_cast<std::size_t>(n);
+  while (s->size() < want) {
+    if (s->eof) throw IncompleteReadError(s->take_all(), want);
+    Future<> w = s->begin_wait("readexactly");
+    WaitEnd end{*s};
+    co_await w;
+  }
+  std::string data = s->take(want);
+  s->maybe_resume_transport();
+  co_return data;
+}
+
+}  // namespace
+
+}  // namespace detail
+
+// ---- StreamReader ------------------------------------------------------------
+
+namespace {
+
+std::size_t checked_limit(std::ptrdiff_t limit) {
+  if (limit <= 0) throw std::invalid_argument("Limit cannot be <= 0");
+  return static_cast<std::size_t>(limit);
+}
+
+}  // namespace
+
+StreamReader::StreamReader(std::ptrdiff_t limit) : s_(new detail::StreamReaderState(checked_limit(limit))) {}
+
+Coroutine<std::string> StreamReader::read(std::ptrdiff_t n) const { return detail::read(detail::ReaderRef(s_), n); }
+Coroutine<std::string> StreamReader::readline() const { return detail::readline(detail::ReaderRef(s_)); }
+Coroutine<std::string> StreamReader::readuntil(std::string_view separator) const {
+  return readuntil(std::span<const std::string_view>(&separator, 1));
+}
+Coroutine<std::string> StreamReader::readuntil(std::span<const std::string_view> separators) const {
+  // The separators are checked when the read is awaited, as in CPython.
+  std::vector<std::string> seps;
+  std::exception_ptr error;
+  try {
+    seps = detail::separators(separators);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) return detail::raise_on_await(error);
+  return detail::readuntil(detail::ReaderRef(s_), std::move(seps));
+}
+Coroutine<std::string> StreamReader::readexactly(std::ptrdiff_t n) const {
+  return detail::readexactly(detail::ReaderRef(s_), n);
+}
+
+bool StreamReader::at_eof() const noexcept { return s_->eof && s_->size() == 0; }
+std::exception_ptr StreamReader::exception() const noexcept { return s_->exc; }
+
+void StreamReader::set_exception(std::exception_ptr exc) const {
+  s_->exc = exc;
+  Future<> w = std::move(s_->waiter);
+  s_->waiter = {};
+  if (w && !w.done()) w.set_exception(exc);
+}
+
+void StreamReader::feed_data(std::string_view data) const {
+  detail::StreamReaderState& s = *s_;
+  if (data.empty() || s.eof) return;  // CPython asserts: no data after EOF
+  s.buf.append(data);
+  s.wakeup_waiter();
+  if (s.transport && !s.paused && s.size() > 2 * s.limit) {
+    s.transport->pause_reading();
+    s.paused = true;
+  }
+}
+
+void StreamReader::feed_eof() const {
+  s_->eof = true;
+  s_->wakeup_waiter();
+}
+
+void StreamReader::set_transport(std::shared_ptr<Transport> transport) const { s_->transport = std::move(transport); }
+std::size_t StreamReader::limit() const noexcept { return s_->limit; }
+std::string_view StreamReader::buffer() const noexcept { return s_->view(); }
+
+std::string StreamReader::repr() const {
+  std::string info = "<StreamReader";
+  if (s_->size()) info += " " + std::to_string(s_->size()) + " bytes";
+  if (s_->eof) info += " eof";
+  if (s_->limit != static_cast<std::size_t>(detail::default_stream_limit)) info += " limit=" + std::to_string(s_->limit);
+  if (s_->waiter) info += " waiter=<Future pending>";
+  if (s_->exc) info += " exception=" + describe(s_->exc);
+  if (s_->transport) info += " transport=<Transport>";
+  if (s_->paused) info += " paused";
+  return info + ">";
+}
+
+// ---- FlowControlMixin ----------------------------------------------------------
+
+void FlowControlMixin::pause_writing() { paused_ = true; }
+
+void FlowControlMixin::resume_writing() {
+  paused_ = false;
+  for (Future<>& w : drain_waiters_)
+    if (!w.done()) w.set_result();
+}
+
+void FlowControlMixin::connection_lost(std::exception_ptr exc) {
+  connection_lost_ = true;
+  // Wake up the writers if currently paused.
+  if (!paused_) return;
+  for (Future<>& w : drain_waiters_) {
+    if (w.done()) continue;
+    if (exc)
+      w.set_exception(exc);
+    else
+      w.set_result();
+  }
+}
+
+namespace {
+
+/// Removes a drain waiter from the list when its wait ends.
+struct DrainWaiterEnd {
+  std::vector<Future<>>& waiters;
+  const Future<>& w;
+  ~DrainWaiterEnd() {
+    auto it = std::find(waiters.begin(), waiters.end(), w);
+    if (it != waiters.end()) waiters.erase(it);
+  }
+};
+
+}  // namespace
+
+Coroutine<> FlowControlMixin::drain_helper() {
+  if (connection_lost_) std::rethrow_exception(detail::connection_lost_error());
+  if (!paused_) co_return;
+  Future<> w = get_running_loop().create_future();
+  drain_waiters_.push_back(w);
+  DrainWaiterEnd end{drain_waiters_, w};
+  co_await w;
+}
+
+// ---- StreamReaderProtocol ----------------------------------------------------
+
+StreamReaderProtocol::StreamReaderProtocol(StreamReader reader, ClientConnectedCallback client_connected_cb)
+    : reader_(std::move(reader)), client_connected_cb_(std::move(client_connected_cb)) {}
+
+StreamReaderProtocol::~StreamReaderProtocol() {
+  // ≙ __del__: the closed future's exception is not "never retrieved".
+  if (closed_ && closed_.done() && !closed_.cancelled()) closed_.exception();
+}
+
+void StreamReaderProtocol::connection_made(Transport& transport) {
+  transport_ = transport.shared_from_this();
+  if (reader_) reader_->set_transport(transport_);
+  if (!client_connected_cb_) return;
+  // Called once: let go of it now. Whatever it captured (a future holding
+  // the writer, say) would otherwise keep this protocol alive through the
+  // writer, a cycle CPython's garbage collector would break.
+  ClientConnectedCallback cb = std::move(client_connected_cb_);
+  client_connected_cb_ = nullptr;
+  StreamWriter writer(transport_, shared_from_this(), reader_);
+  Coroutine<> res = cb(*reader_, std::move(writer));
+  if (!res) return;
+  EventLoop& loop = get_running_loop();
+  Task<> task = loop.create_task(std::move(res));
+  // ≙ 3.12's done-callback: a failed handler is reported and its
+  // connection closed; a cancelled one is only closed.
+  std::shared_ptr<Transport> t = transport_;
+  task.add_done_callback([t](Task<> done) {
+    if (done.cancelled()) {
+      t->close();
+      return;
+    }
+    if (std::exception_ptr exc = done.exception()) {
+      ExceptionContext ctx;
+      ctx.message = "Unhandled exception in client_connected_cb";
+      ctx.exception = exc;
+      done.get_loop().call_exception_handler(ctx);
+      t->close();
+    }
+  });
+}
+
+void StreamReaderProtocol::connection_lost(std::exception_ptr exc) {
+  if (reader_) {
+    if (!exc)
+      reader_->feed_eof();
+    else
+      reader_->set_exception(exc);
+  }
+  is_closed_ = true;
+  closed_exc_ = exc;
+  if (closed_ && !closed_.done()) {
+    if (exc)
+      closed_.set_exception(exc);
+    else
+      closed_.set_result();
+  }
+  FlowControlMixin::connection_lost(exc);
+  reader_.reset();
+  transport_.reset();
+}
+
+void StreamReaderProtocol::data_received(std::string_view data) {
+  if (reader_) reader_->feed_data(data);
+}
+
+bool StreamReaderProtocol::eof_received() {
+  if (reader_) reader_->feed_eof();
+  return true;
+}
+
+Coroutine<> StreamReaderProtocol::wait_closed() {
+  // The future is made when first awaited (no future per connection for
+  // the many that never wait_closed()).
+  if (!closed_ || closed_.cancelled()) {
+    closed_ = get_running_loop().create_future();
+    if (is_closed_) {
+      if (closed_exc_)
+        closed_.set_exception(closed_exc_);
+      else
+        closed_.set_result();
+    }
+  }
+  Future<> closed = closed_;
+  co_await closed;
+}
+
+// ---- StreamWriter --------------------------------------------------------------
+
+namespace detail {
+
+struct StreamWriterState {
+  std::shared_ptr<Transport> transport;
+  std::shared_ptr<StreamReaderProtocol> protocol;
+  std::optional<StreamReader> reader;
+  ~StreamWriterState() {
+    // ≙ StreamWriter.__del__: the last writer closes an open transport.
+    try {
+      if (transport && !transport->is_closing()) transport->close();
+    } catch (...) {
+    }
+  }
+};
+
+namespace {
+
+Coroutine<> drain(std::shared_ptr<StreamWriterState> w) {
+  if (w->reader) {
+    if (std::exception_ptr exc = w->reader->exception()) std::rethrow_exception(exc);
+  }
+  if (w->transport->is_closing()) {
+    // Yield so that connection_lost() can run: without it a loop of
+    // write(); drain() on a closed socket would never see the error.
+    co_await YieldAwaiter{};
+  }
+  Coroutine<> helper = w->protocol->drain_helper();
+  co_await helper;
+}
+
+Coroutine<> wait_closed(std::shared_ptr<StreamWriterState> w) {
+  Coroutine<> closed = w->protocol->wait_closed();
+  co_await closed;
+}
+
+}  // namespace
+
+}  // namespace detail
+
+StreamWriter::StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr<StreamReaderProtocol> protocol,
+                           std::optional<StreamReader> reader)
+    : s_(std::make_shared<detail::StreamWriterState>()) {
+  s_->transport = std::move(transport);
+  s_->protocol = std::move(protocol);
+  s_->reader = std::move(reader);
+}
+
+Transport& StreamWriter::transport() const noexcept { return *s_->transport; }
+void StreamWriter::write(std::string_view data) const { s_->transport->write(data); }
+void StreamWriter::writelines(std::span<const std::string_view> data) const { s_->transport->writelines(data); }
+void StreamWriter::writelines(std::initializer_list<std::string_view> data) const { s_->transport->writelines(data); }
+void StreamWriter::write_eof() const { s_->transport->write_eof(); }
+bool StreamWriter::can_write_eof() const { return s_->transport->can_write_eof(); }
+void StreamWriter::close() const { s_->transport->close(); }
+bool StreamWriter::is_closing() const { return s_->transport->is_closing(); }
+Coroutine<> StreamWriter::wait_closed() const { return detail::wait_closed(s_); }
+Coroutine<> StreamWriter::drain() const { return detail::drain(s_); }
+std::any StreamWriter::get_extra_info(std::string_view name, std::any default_value) const {
+  return s_->transport->get_extra_info(name, std::move(default_value));
+}
+
+// ---- open_connection / start_server -----------------------------------------
+
+namespace detail {
+
+namespace {
+
+std::pair<StreamReader, StreamWriter> streams_of(ConnectionResult connection, StreamReader reader) {
+  auto protocol = std::static_pointer_cast<StreamReaderProtocol>(std::move(connection.second));
+  return {reader, StreamWriter(std::move(connection.first), std::move(protocol), reader)};
+}
+
+ProtocolFactory stream_factory(ClientConnectedCallback cb, std::ptrdiff_t limit) {
+  checked_limit(limit);
+  auto shared = std::make_shared<const ClientConnectedCallback>(std::move(cb));
+  return [shared, limit] { return std::make_shared<StreamReaderProtocol>(StreamReader(limit), *shared); };
+}
+
+}  // namespace
+
+// Coroutines (not plain functions) so that, as in CPython, nothing happens
+// before they are awaited, the running loop included.
+
+Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, int port,
+                                                                 ConnectionOptions options) {
+  StreamReader reader(options.limit);
+  auto protocol = std::make_shared<StreamReaderProtocol>(reader);
+  ProtocolFactory factory = [protocol] { return protocol; };
+  Coroutine<ConnectionResult> connect =
+      create_connection(get_running_loop(), std::move(factory), std::move(host), port, options);
+  co_return streams_of(co_await connect, reader);
+}
+
+Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, ConnectionOptions options) {
+  StreamReader reader(options.limit);
+  auto protocol = std::make_shared<StreamReaderProtocol>(reader);
+  ProtocolFactory factory = [protocol] { return protocol; };
+  Coroutine<ConnectionResult> connect = create_unix_connection(get_running_loop(), std::move(factory), std::move(path));
+  co_return streams_of(co_await connect, reader);
+}
+
+Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options) {
+  ProtocolFactory factory = stream_factory(std::move(cb), options.limit);
+  Coroutine<Server> create = create_server(get_running_loop(), std::move(factory), std::move(host), port, options);
+  co_return co_await create;
+}
+
+Coroutine<Server> start_unix_server(ClientConnectedCallback cb, std::string path, ServerOptions options) {
+  ProtocolFactory factory = stream_factory(std::move(cb), options.limit);
+  Coroutine<Server> create = create_unix_server(get_running_loop(), std::move(factory), std::move(path), options);
+  co_return co_await create;
+}
+
+}  // namespace detail
+
+}  // namespace asyncio

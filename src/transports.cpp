@@ -1,0 +1,583 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// The libuv stream transport. ≙ selector_events._SelectorSocketTransport
+// (write buffer, flow control, the order of the protocol callbacks) mapped
+// onto libuv streams as uvloop maps them.
+#include "detail/stream_transport.hpp"
+
+#include <asyncio/exceptions.hpp>
+
+#include "detail/report.hpp"
+#include "detail/sockaddr.hpp"
+#include "detail/uv_error.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+namespace asyncio::detail {
+
+namespace {
+
+// Each connection reads into one buffer of this size, reused: no allocation
+// per read (BASELINES.md §2: asyncio's fresh 256 KiB buffer per recv costs
+// three system calls per message). libuv's echo floor uses the same size.
+constexpr std::size_t read_buffer_size = 64 * 1024;
+// Reading stops while less than this is free, until the protocol has taken
+// what is buffered: libuv would otherwise go on reading in tiny pieces.
+constexpr std::size_t min_read_space = 4 * 1024;
+// A single uv_try_write takes an unsigned length.
+constexpr std::size_t max_try_write = std::size_t{1} << 30;
+
+// Writing to a socket whose peer has gone raises SIGPIPE, which kills the
+// process by default. Python ignores SIGPIPE at start-up so that the write
+// fails with EPIPE (BrokenPipeError) instead; do the same, once, unless the
+// program installed a handler of its own.
+void ignore_sigpipe() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<StreamTransport> StreamTransport::make(EventLoop& loop, Kind kind) {
+  ignore_sigpipe();
+  auto t = std::make_shared<StreamTransport>(Tag{}, loop, kind);
+  t->self_ = t;
+  return t;
+}
+
+StreamTransport::StreamTransport(Tag, EventLoop& loop, Kind kind) : core_(&loop.core()), kind_(kind) {
+  uv_loop_t* uv = uv_loop_of(loop);
+  int rc = kind == Kind::tcp ? uv_tcp_init(uv, &h_.tcp) : uv_pipe_init(uv, &h_.pipe, 0);
+  if (rc < 0) throw_os_error(rc);
+  core_->incref();
+  h_.handle.data = static_cast<UvHandleOwner*>(this);
+  write_req_.data = shutdown_req_.data = connect_req_.data = this;
+}
+
+StreamTransport::~StreamTransport() {
+  // Only reached once the handle is closed (self_ held it until then).
+  if (server_) server_->detach(this);
+  std::free(rbuf_);
+  core_->decref();
+}
+
+StreamTransport* StreamTransport::from(uv_handle_t* h) noexcept {
+  return static_cast<StreamTransport*>(static_cast<UvHandleOwner*>(h->data));
+}
+
+// ---- connecting ------------------------------------------------------------
+
+int StreamTransport::connect(const sockaddr* addr, Future<int> done) {
+  connect_done_ = std::move(done);
+  int rc = uv_tcp_connect(&connect_req_, &h_.tcp, addr, &StreamTransport::on_connect);
+  if (rc < 0) connect_done_ = {};
+  return rc;
+}
+
+void StreamTransport::connect_pipe(const char* path, Future<int> done) {
+  connect_done_ = std::move(done);
+  uv_pipe_connect(&connect_req_, &h_.pipe, path, &StreamTransport::on_connect);
+}
+
+void StreamTransport::on_connect(uv_connect_t* req, int status) noexcept {
+  auto* t = static_cast<StreamTransport*>(req->data);
+  // Completing the future only schedules its waiter; a cancelled
+  // create_connection has already cancelled it (and closes the handle).
+  Future<int> done = std::move(t->connect_done_);
+  if (done && !done.done()) done.set_result(status);
+}
+
+void StreamTransport::start(std::shared_ptr<Protocol> protocol) {
+  if (kind_ == Kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as CPython's socket transports do
+  cache_addresses();
+  protocol_ = std::move(protocol);
+  protocol_connected_ = true;
+  try {
+    protocol_->connection_made(*this);
+  } catch (...) {
+    report_callback_error(core_, std::current_exception());
+  }
+  update_reading();
+}
+
+void StreamTransport::accepted(std::shared_ptr<ServerState> server) noexcept {
+  server_ = std::move(server);
+  server_->attach(this);
+  post(ev_made);
+}
+
+void StreamTransport::make_protocol() {
+  std::shared_ptr<Protocol> protocol;
+  try {
+    protocol = server_->factory();
+    if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
+  } catch (...) {
+    // ≙ BaseSelectorEventLoop._accept_connection2
+    report("Error on transport creation for incoming connection", std::current_exception());
+    closing_ = true;
+    ++conn_lost_;
+    call_connection_lost();
+    return;
+  }
+  start(std::move(protocol));
+}
+
+void StreamTransport::cache_addresses() noexcept {
+  // Taken once, as CPython's _extra: still there after the close.
+  try {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (kind_ == Kind::tcp) {
+      if (uv_tcp_getpeername(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        peername_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len));
+      len = sizeof ss;
+      if (uv_tcp_getsockname(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+        sockname_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len));
+    } else {
+      char path[4096];
+      std::size_t n = sizeof path;
+      peername_.family = sockname_.family = AF_UNIX;
+      if (uv_pipe_getpeername(&h_.pipe, path, &n) == 0) peername_.host.assign(path, n);
+      n = sizeof path;
+      if (uv_pipe_getsockname(&h_.pipe, path, &n) == 0) sockname_.host.assign(path, n);
+    }
+  } catch (...) {
+  }
+}
+
+std::any StreamTransport::get_extra_info(std::string_view name, std::any default_value) const {
+  if (name == "peername") return peername_.family ? std::any(peername_) : default_value;
+  if (name == "sockname") return sockname_.family ? std::any(sockname_) : default_value;
+  if (name == "socket") {
+    uv_os_fd_t fd = -1;
+    if (!handle_closed_ && !uv_is_closing(&h_.handle)) uv_fileno(&h_.handle, &fd);
+    return std::any(TransportSocket(fd));
+  }
+  return default_value;
+}
+
+void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) {
+  protocol_ = std::move(protocol);
+  protocol_connected_ = static_cast<bool>(protocol_);
+}
+
+// ---- the ready-queue side ----------------------------------------------------
+
+void StreamTransport::post(unsigned ev) noexcept {
+  events_ |= ev;
+  // A closed loop runs nothing more; its close() closes the handle.
+  if (queued_ || !core_->accepting) return;
+  queued_ = true;
+  core_->push(this);
+}
+
+void StreamTransport::run_ready(bool discard) noexcept {
+  queued_ = false;
+  if (events_ == ev_data && !discard && !closing_ && !paused_) [[likely]] {
+    // The common case, kept short: data to hand over, nothing else.
+    events_ = 0;
+    deliver_data();
+    return maybe_release();
+  }
+  if (discard) {
+    events_ = 0;
+  } else {
+    try {
+      process();
+    } catch (...) {
+      report_callback_error(core_, std::current_exception());
+    }
+  }
+  maybe_release();
+}
+
+void StreamTransport::process() {
+  if (events_ & ev_made) {
+    events_ &= ~ev_made;
+    make_protocol();
+  }
+  if (closing_) {
+    // ≙ close() removing the reader: nothing more is delivered.
+    events_ &= ~(ev_data | ev_eof | ev_read_error);
+  } else if (!paused_) {
+    deliver_reads();
+  }
+  if (events_ & ev_writable) {
+    events_ &= ~ev_writable;
+    maybe_resume_protocol();
+    if (closing_ && buffered_ == 0 && !conn_lost_) {
+      // ≙ _write_ready: close() was waiting for the buffer to drain.
+      ++conn_lost_;
+      events_ |= ev_lost;
+    }
+  }
+  if (events_ & ev_lost) {
+    events_ &= ~ev_lost;
+    call_connection_lost();
+  }
+}
+
+void StreamTransport::deliver_data() noexcept {
+  if (!rlen_) return;
+  // The buffer stays valid during the call: libuv writes to it only while
+  // polling, never during a pass.
+  std::string_view data(rbuf_, rlen_);
+  rlen_ = 0;
+  try {
+    protocol_->data_received(data);
+  } catch (...) {
+    fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
+    return;
+  }
+  if (read_full_) {
+    read_full_ = false;
+    update_reading();
+  }
+}
+
+void StreamTransport::deliver_reads() {
+  if (events_ & ev_data) {
+    events_ &= ~ev_data;
+    deliver_data();
+  }
+  // Paused or closed by data_received(): EOF waits for resume_reading().
+  if (closing_ || paused_) return;
+  if (events_ & ev_eof) {
+    events_ &= ~ev_eof;
+    bool keep_open = false;
+    try {
+      keep_open = protocol_->eof_received();
+    } catch (...) {
+      fatal_error(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
+      return;
+    }
+    if (!keep_open) close();
+  } else if (events_ & ev_read_error) {
+    events_ &= ~ev_read_error;
+    fatal_error(make_os_error(read_status_), "Fatal read error on socket transport");
+  }
+}
+
+void StreamTransport::call_connection_lost() noexcept {
+  // ≙ _call_connection_lost: the protocol first, then the socket, then the
+  // server (whose wait_closed() may be waiting for this connection).
+  if (lost_status_ && !lost_exc_) lost_exc_ = make_os_error(lost_status_);
+  std::shared_ptr<Protocol> protocol = std::move(protocol_);
+  if (protocol_connected_ && protocol) {
+    protocol_connected_ = false;
+    try {
+      protocol->connection_lost(lost_exc_);
+    } catch (...) {
+      report_callback_error(core_, std::current_exception());
+    }
+  }
+  lost_exc_ = nullptr;
+  close_handle();
+  if (server_) {
+    std::shared_ptr<ServerState> server = std::move(server_);
+    server->detach(this);
+  }
+}
+
+void StreamTransport::maybe_release() noexcept {
+  if (handle_closed_ && !queued_) {
+    // May destroy this object: the last thing done.
+    std::shared_ptr<StreamTransport> self = std::move(self_);
+  }
+}
+
+void StreamTransport::close_handle() noexcept {
+  reading_ = false;
+  if (!uv_is_closing(&h_.handle)) uv_close(&h_.handle, &StreamTransport::on_close);
+}
+
+void StreamTransport::on_close(uv_handle_t* h) noexcept {
+  StreamTransport* t = from(h);
+  t->handle_closed_ = true;
+  t->maybe_release();
+}
+
+void StreamTransport::discard() noexcept {
+  closing_ = true;
+  if (!conn_lost_) ++conn_lost_;
+  connect_done_ = {};
+  close_handle();
+}
+
+void StreamTransport::close_for_loop_shutdown() noexcept {
+  // The loop is closing and will run nothing more: no protocol callback.
+  closing_ = true;
+  if (!conn_lost_) ++conn_lost_;
+  pending_.clear();
+  buffered_ = 0;
+  close_handle();
+}
+
+// ---- reading ---------------------------------------------------------------
+
+void StreamTransport::update_reading() noexcept {
+  if (handle_closed_ || uv_is_closing(&h_.handle)) return;
+  const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_;
+  if (want && !reading_) {
+    reading_ = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read) == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(&h_.stream);
+    reading_ = false;
+  }
+}
+
+void StreamTransport::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
+  StreamTransport* t = from(h);
+  if (!t->rbuf_) t->rbuf_ = static_cast<char*>(std::malloc(read_buffer_size));
+  if (!t->rbuf_) {
+    buf->base = nullptr;  // libuv reports UV_ENOBUFS
+    buf->len = 0;
+    return;
+  }
+  buf->base = t->rbuf_ + t->rlen_;
+  buf->len = read_buffer_size - t->rlen_;
+}
+
+void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+  StreamTransport* t = from(reinterpret_cast<uv_handle_t*>(s));
+  if (nread > 0) {
+    t->rlen_ += static_cast<std::size_t>(nread);
+    if (read_buffer_size - t->rlen_ < min_read_space) {
+      t->read_full_ = true;
+      t->update_reading();
+    }
+    t->post(ev_data);
+  } else if (nread < 0) {
+    // EOF or an error: libuv has stopped reading (except for UV_ENOBUFS).
+    uv_read_stop(s);
+    t->reading_ = false;
+    t->read_done_ = true;
+    if (nread == UV_EOF) {
+      t->post(ev_eof);
+    } else {
+      t->read_status_ = static_cast<int>(nread);
+      t->post(ev_read_error);
+    }
+  }
+  // nread == 0: EAGAIN, nothing happened.
+}
+
+void StreamTransport::pause_reading() {
+  if (closing_ || paused_) return;
+  paused_ = true;
+  update_reading();
+}
+
+void StreamTransport::resume_reading() {
+  if (closing_ || !paused_) return;
+  paused_ = false;
+  update_reading();
+  // What arrived before the pause and was held back.
+  if (events_ & (ev_data | ev_eof | ev_read_error)) post(0);
+}
+
+// ---- writing ---------------------------------------------------------------
+
+void StreamTransport::write(std::string_view data) {
+  // The common case, kept short: nothing buffered, and the kernel takes all
+  // of it at once, without a copy.
+  if (buffered_ == 0 && !eof_ && !conn_lost_ && data.size() - 1 < max_try_write) {
+    uv_buf_t buf;
+    buf.base = const_cast<char*>(data.data());
+    buf.len = data.size();
+    const int rc = uv_try_write(&h_.stream, &buf, 1);
+    if (rc >= 0 && static_cast<std::size_t>(rc) == data.size()) return;
+    return write_rest(std::span<const std::string_view>(&data, 1), rc);
+  }
+  writelines(std::span<const std::string_view>(&data, 1));
+}
+
+void StreamTransport::writelines(std::span<const std::string_view> list) {
+  if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
+  std::size_t total = 0;
+  for (std::string_view s : list) total += s.size();
+  if (total == 0) return;
+  if (conn_lost_) {
+    // ≙ CPython: writes after the connection is lost are dropped (it logs a
+    // warning after a few).
+    ++conn_lost_;
+    return;
+  }
+  int rc = 0;
+  if (buffered_ == 0 && total <= max_try_write) {
+    // One vectored write; most complete here, at once and without a copy.
+    uv_buf_t bufs[16];
+    unsigned n = 0;
+    for (std::string_view s : list) {
+      if (s.empty()) continue;
+      if (n == std::size(bufs)) break;
+      bufs[n].base = const_cast<char*>(s.data());
+      bufs[n].len = s.size();
+      ++n;
+    }
+    rc = uv_try_write(&h_.stream, bufs, n);
+    if (rc >= 0 && static_cast<std::size_t>(rc) == total) return;
+  }
+  write_rest(list, rc);
+}
+
+void StreamTransport::write_rest(std::span<const std::string_view> parts, int rc) {
+  if (rc == UV_EAGAIN || rc == UV_ENOSYS) {
+    rc = 0;
+  } else if (rc < 0) {
+    write_failed(rc);  // ≙ _fatal_error(exc, 'Fatal write error on socket transport')
+    return;
+  }
+  buffer_rest(parts, static_cast<std::size_t>(rc));
+  if (!writing_) flush();
+  maybe_pause_protocol();
+}
+
+void StreamTransport::buffer_rest(std::span<const std::string_view> parts, std::size_t written) {
+  for (std::string_view s : parts) {
+    if (written >= s.size()) {
+      written -= s.size();
+      continue;
+    }
+    s.remove_prefix(written);
+    written = 0;
+    pending_.append(s);
+    buffered_ += s.size();
+  }
+}
+
+void StreamTransport::flush() noexcept {
+  // Double buffering: the strings keep their capacity, so a connection
+  // that keeps writing does not allocate once the buffers have grown.
+  std::swap(inflight_, pending_);
+  pending_.clear();
+  uv_buf_t buf;
+  buf.base = inflight_.data();
+  buf.len = inflight_.size();
+  int rc = uv_write(&write_req_, &h_.stream, &buf, 1, &StreamTransport::on_write);
+  if (rc < 0) {
+    write_failed(rc);
+    return;
+  }
+  writing_ = true;
+}
+
+void StreamTransport::on_write(uv_write_t* req, int status) noexcept {
+  auto* t = static_cast<StreamTransport*>(req->data);
+  t->writing_ = false;
+  if (status == UV_ECANCELED || t->conn_lost_) return;  // closed or aborted meanwhile
+  if (status < 0) {
+    t->write_failed(status);
+    return;
+  }
+  t->buffered_ -= t->inflight_.size();
+  t->inflight_.clear();
+  if (!t->pending_.empty()) t->flush();
+  if (t->buffered_ == 0 && t->eof_) t->shutdown();
+  if ((t->protocol_paused_ && t->buffered_ <= t->low_) || (t->closing_ && t->buffered_ == 0)) t->post(ev_writable);
+}
+
+void StreamTransport::write_failed(int status) noexcept {
+  pending_.clear();
+  buffered_ = 0;
+  lost_status_ = status;
+  force_close(nullptr);
+}
+
+void StreamTransport::write_eof() {
+  if (closing_ || eof_) return;
+  eof_ = true;
+  if (buffered_ == 0) shutdown();
+}
+
+void StreamTransport::shutdown() noexcept {
+  if (shutdown_sent_ || handle_closed_ || uv_is_closing(&h_.handle)) return;
+  shutdown_sent_ = true;
+  uv_shutdown(&shutdown_req_, &h_.stream, &StreamTransport::on_shutdown);
+}
+
+void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+  // ≙ _FlowControlMixin._set_write_buffer_limits
+  std::size_t h = high ? *high : low ? 4 * *low : 64 * 1024;
+  std::size_t l = low ? *low : h / 4;
+  if (h < l)
+    throw std::invalid_argument("high (" + std::to_string(h) + ") must be >= low (" + std::to_string(l) +
+                                ") must be >= 0");
+  high_ = h;
+  low_ = l;
+  maybe_pause_protocol();
+}
+
+void StreamTransport::maybe_pause_protocol() {
+  if (buffered_ > high_ && !protocol_paused_) set_protocol_paused(true);
+}
+
+void StreamTransport::maybe_resume_protocol() {
+  if (buffered_ <= low_ && protocol_paused_) set_protocol_paused(false);
+}
+
+void StreamTransport::set_protocol_paused(bool paused) {
+  // ≙ _FlowControlMixin: the callback's exception is reported, not raised.
+  if (!protocol_) return;
+  protocol_paused_ = paused;
+  try {
+    if (paused)
+      protocol_->pause_writing();
+    else
+      protocol_->resume_writing();
+  } catch (...) {
+    report(paused ? "protocol.pause_writing() failed" : "protocol.resume_writing() failed", std::current_exception());
+  }
+}
+
+// ---- closing ---------------------------------------------------------------
+
+void StreamTransport::close() {
+  if (closing_) return;
+  closing_ = true;
+  update_reading();
+  if (buffered_ == 0) {
+    ++conn_lost_;
+    post(ev_lost);
+  }
+}
+
+void StreamTransport::abort() { force_close(nullptr); }
+
+void StreamTransport::force_close(std::exception_ptr exc) noexcept {
+  if (conn_lost_) return;
+  pending_.clear();
+  buffered_ = 0;
+  if (!closing_) {
+    closing_ = true;
+    update_reading();
+  }
+  ++conn_lost_;
+  lost_exc_ = std::move(exc);
+  post(ev_lost);
+}
+
+void StreamTransport::fatal_error(std::exception_ptr exc, const char* message) noexcept {
+  // Socket errors are expected and go to connection_lost() only; anything
+  // else is a bug in the protocol and is reported too.
+  if (!is_os_error(exc)) report(message, exc);
+  force_close(std::move(exc));
+}
+
+void StreamTransport::report(const char* message, std::exception_ptr exc) noexcept {
+  ExceptionContext ctx;
+  try {
+    ctx.message = message;
+  } catch (...) {
+  }
+  ctx.exception = std::move(exc);
+  detail::report(core_, ctx);
+}
+
+}  // namespace asyncio::detail
