@@ -66,6 +66,18 @@ T run_test(asyncio::Coroutine<T> coro, bool virtual_time = true) {
   }
 }
 
+/// Awaits `a` (a Coroutine, Task or Future, taken by value) and gives what
+/// it threw, null if nothing: the coroutine counterpart of assertRaises.
+template <class A>
+asyncio::Coroutine<std::exception_ptr> raises(A a) {
+  try {
+    co_await a;
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
 /// The message of the exception in `e` (what()).
 inline std::string what(const std::exception_ptr& e) {
   try {

@@ -22,6 +22,7 @@
 
 using namespace asyncio;
 using asyncio_test::holds;
+using asyncio_test::raises;
 using asyncio_test::run_test;
 using asyncio_test::TestLoop;
 using asyncio_test::what;
@@ -89,16 +90,6 @@ std::set<std::string> error_types(const std::exception_ptr& e) {
   return out;
 }
 using Types = std::set<std::string>;
-
-template <class A>
-Coroutine<std::exception_ptr> raises(A a) {
-  try {
-    co_await a;
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
 
 double now() { return get_running_loop().time(); }
 

@@ -16,23 +16,12 @@
 
 using namespace asyncio;
 using asyncio_test::holds;
+using asyncio_test::raises;
 using asyncio_test::run_test;
 using asyncio_test::TestLoop;
 using asyncio_test::what;
 
 namespace {
-
-// Awaits `a` (a Coroutine, Task or Future) and gives what it threw (null if
-// nothing): the coroutine counterpart of assertRaises.
-template <class A>
-Coroutine<std::exception_ptr> raises(A a) {
-  try {
-    co_await a;
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
 
 // The exception a TimeoutError carries as its cause (std::nested_exception).
 std::exception_ptr cause_of(const std::exception_ptr& e) {

@@ -20,21 +20,12 @@
 
 using namespace asyncio;
 using asyncio_test::holds;
+using asyncio_test::raises;
 using asyncio_test::run_test;
 using asyncio_test::TestLoop;
 using asyncio_test::what;
 
 namespace {
-
-template <class A>
-Coroutine<std::exception_ptr> raises(A a) {
-  try {
-    co_await a;
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
 
 // The set of futures a vector holds (Python compares sets).
 template <class H>
