@@ -107,6 +107,20 @@ struct Copyable<std::optional<T>> : Copyable<T> {};
 template <class T>
 inline constexpr bool copyable = Copyable<T>::value;
 
+/// A value of a done future that others may share: copied when T can be
+/// copied, else moved out (as `co_await std::move(task)` does; shield()
+/// and gather() accept a move-only result only from a task they made).
+template <class S>
+auto shared_value(S* s) {
+  using T = std::remove_reference_t<decltype(s->value())>;
+  if constexpr (std::is_void_v<T>)
+    return;
+  else if constexpr (copyable<T>)
+    return T(s->value());
+  else
+    return T(std::move(s->value()));
+}
+
 /// The result of awaiting an rvalue handle: the caller gave its reference
 /// up, so the value is moved out when no other reference is left (or when
 /// it cannot be copied), else copied.

@@ -62,17 +62,15 @@ auto* typed_state(const H& h) noexcept {
     return &h.handle().promise();  // a Coroutine promoted in place
 }
 
-/// The value of a child that finished with one: a copy when T is copyable
-/// (the child may be shared), else moved out (only children gather made
-/// from coroutines can have a move-only T: see GatherArg).
+/// The value of a child that finished with one, as shared_value() takes
+/// it (only children gather made from coroutines can have a move-only T:
+/// see GatherArg); std::monostate for void.
 template <class T, class S>
 gather_value_t<T> take_value(S* s) {
   if constexpr (std::is_void_v<T>)
     return {};
-  else if constexpr (copyable<T>)
-    return s->value();
   else
-    return std::move(s->value());
+    return shared_value(s);
 }
 
 template <class T, class S, bool Outcomes>

@@ -61,20 +61,6 @@ concept ScopeBody = (std::is_invocable_v<F&, Arg&> || std::is_invocable_v<F&>) &
 template <class F, class Arg>
 using body_result_t = typename body_coroutine_t<F, Arg>::value_type;
 
-/// A value of a done future that others may share: copied when T can be
-/// copied, else moved out (as `co_await std::move(task)` does; shield()
-/// and gather() accept a move-only result only from a task they made).
-template <class S>
-auto shared_value(S* s) {
-  using T = std::remove_reference_t<decltype(s->value())>;
-  if constexpr (std::is_void_v<T>)
-    return;
-  else if constexpr (copyable<T>)
-    return T(s->value());
-  else
-    return T(std::move(s->value()));
-}
-
 /// The result of a done handle as a value (rethrows its exception).
 template <class H>
 auto result_value(const H& h) {
