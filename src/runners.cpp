@@ -68,22 +68,31 @@ class SigintGuard {
  public:
   SigintGuard(EventLoop& loop, const TaskRef& main) : loop_(loop) {
     if (!in_main_thread() || !sigint_has_default_handler()) return;
-    TaskRef task = main;
-    loop_.add_signal_handler(SIGINT, [this, task]() mutable {
-      if (++interrupts_ == 1 && !task.done()) {
-        task.cancel();
-        return;
-      }
-      throw KeyboardInterrupt();
-    });
+    loop_.add_signal_handler(SIGINT, OnSigint{this, main});
     installed_ = true;
   }
   ~SigintGuard() {
-    if (installed_) loop_.remove_signal_handler(SIGINT);
+    // Only if it is still ours: a handler the program set meanwhile stays
+    // (CPython restores SIGINT only while getsignal() is its handler).
+    const std::function<void()>* current = detail::signal_handler(loop_, SIGINT);
+    const OnSigint* ours = current ? current->target<OnSigint>() : nullptr;
+    if (installed_ && ours && ours->guard == this) loop_.remove_signal_handler(SIGINT);
   }
   int interrupts() const noexcept { return interrupts_; }
 
  private:
+  struct OnSigint {
+    SigintGuard* guard;
+    TaskRef task;
+    void operator()() {
+      if (++guard->interrupts_ == 1 && !task.done()) {
+        task.cancel();
+        return;
+      }
+      throw KeyboardInterrupt();
+    }
+  };
+
   EventLoop& loop_;
   int interrupts_ = 0;
   bool installed_ = false;

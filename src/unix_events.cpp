@@ -14,30 +14,69 @@ namespace asyncio {
 
 namespace detail {
 
-/// One signal's watcher: the libuv callback only queues the handler's call
-/// on the ready queue (DESIGN.md: no user code in a libuv callback).
-class SignalWatcher final : public UvHandleOwner {
+/// One signal's watcher. The libuv callback only queues the watcher itself
+/// on the ready queue (DESIGN.md: no user code in a libuv callback); the
+/// handler runs from there. Signals that arrive before it runs are one call,
+/// as POSIX merges pending signals. A watcher removed or replaced while
+/// queued calls nothing stale: it runs the handler current at that pass,
+/// or none once removed (CPython would still run the removed one, but its
+/// captures cannot dangle).
+class SignalWatcher final : public UvHandleOwner, public ReadyNode {
  public:
   SignalWatcher(LoopCore* core, std::function<void()> cb) : core_(core), cb_(std::move(cb)) { handle_.data = this; }
   uv_signal_t* handle() noexcept { return &handle_; }
+  const std::function<void()>& callback() const noexcept { return cb_; }
   void set_callback(std::function<void()> cb) { cb_ = std::move(cb); }
-  /// Stops watching and frees itself once libuv lets go of the handle.
+  /// Stops watching and frees itself once libuv lets go of the handle and
+  /// the ready queue of it.
   void close() noexcept {
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) { delete static_cast<SignalWatcher*>(h->data); });
+    closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &SignalWatcher::on_close);
   }
   void close_for_loop_shutdown() noexcept override { close(); }
 
-  static void on_signal(uv_signal_t* h, int) {
+  static void on_signal(uv_signal_t* h, int) noexcept {
     auto* self = static_cast<SignalWatcher*>(h->data);
-    auto* call = new HandleState(self->core_, self->cb_);
-    self->core_->push(call);
+    if (self->queued_ || !self->core_->accepting) return;
+    self->queued_ = true;
+    self->core_->push(self);
+  }
+
+  void run_ready(bool discard) noexcept override {
+    queued_ = false;
+    if (!discard && !closed_) {
+      try {
+        // A copy: the handler may replace itself while it runs.
+        std::function<void()> cb = cb_;
+        cb();
+      } catch (...) {
+        report_callback_error(core_, std::current_exception());
+      }
+    }
+    if (handle_closed_) delete this;
   }
 
  private:
+  static void on_close(uv_handle_t* h) {
+    auto* self = static_cast<SignalWatcher*>(h->data);
+    self->handle_closed_ = true;
+    if (!self->queued_) delete self;
+  }
+
   LoopCore* core_;
   std::function<void()> cb_;
   uv_signal_t handle_{};
+  bool queued_ = false;
+  bool closed_ = false;
+  bool handle_closed_ = false;
 };
+
+const std::function<void()>* signal_handler(EventLoop& loop, int sig) noexcept {
+  if (!loop.impl_->signals) return nullptr;
+  auto& watchers = loop.impl_->signals->watchers;
+  auto it = watchers.find(sig);
+  return it == watchers.end() ? nullptr : &it->second->callback();
+}
 
 }  // namespace detail
 

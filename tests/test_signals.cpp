@@ -55,6 +55,40 @@ TEST(Signals, ReplacingAHandler) {
   t.loop.remove_signal_handler(SIGUSR2);
 }
 
+// A signal whose call is queued, then its handler removed: nothing runs
+// (the removed handler's captures may be gone by then). Both signals reach
+// libuv before the loop polls, so one poll queues both watchers, SIGUSR2's
+// first.
+TEST(Signals, RemovedHandlerDoesNotRunForAQueuedSignal) {
+  TestLoop t(false);
+  int calls = 0;
+  int removals = 0;
+  t.loop.add_signal_handler(SIGUSR1, [&] { ++calls; });
+  t.loop.add_signal_handler(SIGUSR2, [&] { removals += t.loop.remove_signal_handler(SIGUSR1); });
+  std::raise(SIGUSR2);
+  std::raise(SIGUSR1);
+  t.loop.call_later(0.05, [&] { t.loop.stop(); });
+  t.loop.run_forever();
+  EXPECT_EQ(removals, 1);
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(t.loop.remove_signal_handler(SIGUSR2));
+}
+
+// Signals that arrive before the handler runs are one call, as POSIX
+// merges pending signals.
+TEST(Signals, SignalsBeforeAPassAreOneCall) {
+  TestLoop t(false);
+  int calls = 0;
+  t.loop.add_signal_handler(SIGUSR2, [&] { ++calls; });
+  std::raise(SIGUSR2);
+  std::raise(SIGUSR2);
+  std::raise(SIGUSR2);
+  t.loop.call_later(0.05, [&] { t.loop.stop(); });
+  t.loop.run_forever();
+  EXPECT_EQ(calls, 1);
+  t.loop.remove_signal_handler(SIGUSR2);
+}
+
 TEST(Signals, InvalidSignals) {
   TestLoop t(false);
   EXPECT_THROW_MSG(t.loop.add_signal_handler(0, [] {}), std::invalid_argument, "invalid signal number 0");
@@ -110,6 +144,26 @@ TEST(Runners, Cat151_InterruptCancelledTask) {
   auto e = asyncio_test::capture([&] { runner.run(main()); });
   EXPECT_TRUE(asyncio_test::holds<CancelledError>(e));
   EXPECT_FALSE(asyncio_test::holds<KeyboardInterrupt>(e));
+}
+
+// run() removes its SIGINT handler only if it is still its own: one the
+// program set during a run stays for the next (≙ Runner's getsignal() check).
+TEST(Runners, HandlerSetDuringARunSurvivesIt) {
+  Runner runner;
+  int handled = 0;
+  runner.run([](int* handled) -> Coroutine<> {
+    asyncio::get_running_loop().add_signal_handler(SIGINT, [handled] { ++*handled; });
+    co_return;
+  }(&handled));
+  auto e = asyncio_test::capture([&] {
+    runner.run([]() -> Coroutine<> {
+      std::raise(SIGINT);
+      co_await asyncio::sleep(0.05);
+    }());
+  });
+  EXPECT_FALSE(e) << asyncio_test::what(e);
+  EXPECT_EQ(handled, 1);
+  runner.get_loop().remove_signal_handler(SIGINT);
 }
 
 TEST(Runners, MainThatCatchesTheInterruptCompletes) {

@@ -32,6 +32,8 @@ namespace detail {
 uv_loop_s* uv_loop_of(EventLoop& loop) noexcept;
 class ThreadsafeQueue;
 std::shared_ptr<ThreadsafeQueue> threadsafe_port(EventLoop& loop);
+/// The handler add_signal_handler() set for `sig`, null if none (for run()).
+const std::function<void()>* signal_handler(EventLoop& loop, int sig) noexcept;
 }  // namespace detail
 
 /// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
@@ -203,6 +205,7 @@ class EventLoop {
   friend class Runner;
   friend uv_loop_s* detail::uv_loop_of(EventLoop&) noexcept;
   friend std::shared_ptr<detail::ThreadsafeQueue> detail::threadsafe_port(EventLoop&);
+  friend const std::function<void()>* detail::signal_handler(EventLoop&, int) noexcept;
   void check_closed() const;
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.
