@@ -80,6 +80,35 @@ asyncio::Coroutine<long long> to_thread_roundtrip(long n) {
   co_return s;
 }
 
+// pipe_throughput: N MiB through `cat` (stdin and stdout pipes), written
+// in 64 KiB chunks with drain() while a task reads to EOF. ops = MiB, so
+// ops_per_s is MiB/s. check = bytes read back.
+asyncio::Coroutine<long long> pump_in(asyncio::StreamWriter in, long mib) {
+  const std::string chunk(64 * 1024, 'x');
+  for (long i = 0; i < mib * 16; ++i) {
+    in.write(chunk);
+    co_await in.drain();
+  }
+  in.close();
+  co_return 0;
+}
+
+asyncio::Coroutine<long long> pump_out(asyncio::StreamReader out) {
+  long long total = 0;
+  for (;;) {
+    std::string data = co_await out.read(64 * 1024);
+    if (data.empty()) co_return total;
+    total += static_cast<long long>(data.size());
+  }
+}
+
+asyncio::Coroutine<long long> pipe_throughput(long mib) {
+  asyncio::Process cat = co_await asyncio::create_subprocess_exec("cat", {}, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE});
+  auto [sent, received] = co_await asyncio::gather(pump_in(*cat.stdin_, mib), pump_out(*cat.stdout_));
+  const int rc = co_await cat.wait();
+  co_return rc == 0 ? sent + received : -1;
+}
+
 asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double& secs, long& allocs) {
   long long check = 0;
   // Timed inside the loop, as the Python peer does: loop creation is not
@@ -104,6 +133,8 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await lock_handoff(n);
   else if (w == "to_thread")
     check = co_await to_thread_roundtrip(n);
+  else if (w == "pipe_throughput")
+    check = co_await pipe_throughput(n);
   else {
     std::fprintf(stderr, "unknown workload %s\n", w.c_str());
     std::exit(2);

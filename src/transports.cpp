@@ -140,11 +140,14 @@ void StreamTransport::cache_addresses() noexcept {
       if (uv_tcp_getsockname(&h_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
         sockname_ = to_socket_address(reinterpret_cast<sockaddr*>(&ss), static_cast<socklen_t>(len));
     } else {
-      char path[4096];
+      // libuv 1.44 reads path[0] when the socket has no name (a socket
+      // pair, a pipe) without writing it first.
+      char path[4096] = {};
       std::size_t n = sizeof path;
       peername_.family = sockname_.family = AF_UNIX;
       if (uv_pipe_getpeername(&h_.pipe, path, &n) == 0) peername_.host.assign(path, n);
       n = sizeof path;
+      path[0] = '\0';
       if (uv_pipe_getsockname(&h_.pipe, path, &n) == 0) sockname_.host.assign(path, n);
     }
   } catch (...) {
@@ -317,13 +320,17 @@ void StreamTransport::close_for_loop_shutdown() noexcept {
   pending_.clear();
   buffered_ = 0;
   close_handle();
+  // connection_lost() will not be called to drop the protocol, and a
+  // StreamReader's protocol refers back to this transport: let go of it
+  // here, or the two would keep each other alive.
+  std::shared_ptr<Protocol> protocol = std::move(protocol_);
 }
 
 // ---- reading ---------------------------------------------------------------
 
 void StreamTransport::update_reading() noexcept {
   if (handle_closed_ || uv_is_closing(&h_.handle)) return;
-  const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_;
+  const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_ && !write_pipe_;
   if (want && !reading_) {
     reading_ = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read) == 0;
   } else if (!want && reading_) {
@@ -492,6 +499,8 @@ void StreamTransport::write_failed(int status) noexcept {
 
 void StreamTransport::write_eof() {
   if (closing_ || eof_) return;
+  // A pipe has no half-close: its end is the close (≙ _UnixWritePipeTransport).
+  if (write_pipe_) return close();
   eof_ = true;
   if (buffered_ == 0) shutdown();
 }

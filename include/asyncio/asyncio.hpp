@@ -19,6 +19,7 @@
 #include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
 #include <asyncio/streams.hpp>
+#include <asyncio/subprocess.hpp>
 #include <asyncio/taskgroups.hpp>
 #include <asyncio/tasks.hpp>
 #include <asyncio/threads.hpp>

@@ -55,6 +55,11 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   /// Returns a status < 0 when the connect could not even start.
   int connect(const sockaddr* addr, Future<int> done);
   void connect_pipe(const char* path, Future<int> done);
+  /// Kind::pipe: adopts the connected socket or pipe `fd` (ownership
+  /// passes on success). Returns the libuv status.
+  int open(int fd) noexcept { return uv_pipe_open(&h_.pipe, fd); }
+  /// The write end of a pipe (no reading; write_eof() closes it).
+  void set_write_pipe() noexcept { write_pipe_ = true; }
   /// Client side, once connected: sets the protocol, calls
   /// connection_made() now (an exception goes to the exception handler,
   /// as CPython's call_soon does), starts reading.
@@ -186,6 +191,7 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   bool writing_ = false;          // a uv_write is in flight
   bool protocol_paused_ = false;  // pause_writing() was called
   bool protocol_connected_ = false;
+  bool write_pipe_ = false;
 };
 
 /// What a Server handle refers to (≙ base_events.Server's state).

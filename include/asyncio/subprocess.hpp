@@ -1,0 +1,212 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Subprocesses: create_subprocess_exec / create_subprocess_shell and the
+// Process they return, with its pipes as streams.
+// ≙ Lib/asyncio/subprocess.py (and base_subprocess.py / unix_events.py
+// for the transport, here over libuv's uv_spawn)
+#ifndef ASYNCIO_SUBPROCESS_HPP
+#define ASYNCIO_SUBPROCESS_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/streams.hpp>
+#include <asyncio/transports.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+/// The stream arguments of create_subprocess_*() (≙ subprocess.PIPE,
+/// STDOUT, DEVNULL, with CPython's values). Leaving an option empty
+/// (`std::nullopt`, Python's `None`) inherits the parent's stream; a value
+/// >= 0 is a file descriptor the child gets (the caller keeps it open).
+inline constexpr int PIPE = -1;
+/// For `stderr_` only: the child's stderr goes where its stdout goes.
+inline constexpr int STDOUT = -2;
+/// The child's stream is /dev/null.
+inline constexpr int DEVNULL = -3;
+
+/// A list of strings passed by view: a braced list of literals, or any
+/// contiguous range of std::string or std::string_view (a std::vector, a
+/// std::array). Read only while create_subprocess_*() is called: nothing
+/// is kept. Trivially destructible on purpose (see base_events.hpp).
+///
+/// GCC 12 cannot compile a braced list written inside a `co_await`
+/// expression ("array used as initializer"); with that compiler name the
+/// list first or use a `std::array<std::string_view, N>`.
+class StringList {
+ public:
+  /// No list (for `env`: inherit the parent's environment).
+  constexpr StringList() noexcept = default;
+  constexpr StringList(std::initializer_list<std::string_view> list) noexcept
+      : views_(list.begin(), list.size()), given_(true) {}
+  template <std::ranges::contiguous_range R>
+    requires std::same_as<std::ranges::range_value_t<R>, std::string_view>
+  constexpr StringList(const R& list) noexcept : views_(std::ranges::data(list), std::ranges::size(list)), given_(true) {}
+  template <std::ranges::contiguous_range R>
+    requires std::same_as<std::ranges::range_value_t<R>, std::string>
+  constexpr StringList(const R& list) noexcept
+      : strings_(std::ranges::data(list), std::ranges::size(list)), given_(true) {}
+
+  /// True unless default-constructed (an empty range is given).
+  constexpr bool given() const noexcept { return given_; }
+  /// An owned copy.
+  std::vector<std::string> to_vector() const { return views_.empty() ? to(strings_) : to(views_); }
+
+ private:
+  template <class S>
+  static std::vector<std::string> to(std::span<const S> list) {
+    return std::vector<std::string>(list.begin(), list.end());
+  }
+
+  std::span<const std::string_view> views_;
+  std::span<const std::string> strings_;
+  bool given_ = false;
+};
+
+/// Keyword arguments of create_subprocess_exec() and _shell(), for
+/// designated initializers: `{.stdin_ = PIPE, .stdout_ = PIPE}`.
+/// (`stdin`, `stdout` and `stderr` are C macros, hence the underscores.)
+struct SubprocessOptions {
+  std::optional<int> stdin_ = std::nullopt;   ///< PIPE, DEVNULL, an fd, or empty to inherit
+  std::optional<int> stdout_ = std::nullopt;  ///< PIPE, DEVNULL, an fd, or empty to inherit
+  std::optional<int> stderr_ = std::nullopt;  ///< PIPE, STDOUT, DEVNULL, an fd, or empty to inherit
+  /// The limit of the StreamReaders of stdout_ and stderr_ (≙ `limit`).
+  std::ptrdiff_t limit = detail::default_stream_limit;
+  /// The child's working directory; empty: the parent's.
+  std::string_view cwd = {};
+  /// The child's whole environment as "NAME=value" entries (≙ `env`, a
+  /// dict in Python); not given: the parent's. An empty range gives an
+  /// empty environment.
+  StringList env = {};
+  /// Runs the child in a new session (setsid(), ≙ start_new_session).
+  bool start_new_session = false;
+};
+
+namespace detail {
+class ProcessState;
+}
+
+/// A child process (≙ asyncio.subprocess.Process). A copyable handle: copies
+/// refer to the same process. Used on its loop's thread only.
+///
+/// The child is not killed when the last handle goes away: the loop keeps
+/// watching it and collects its exit status, so it never becomes a zombie.
+/// A child still running when its loop closes is killed (SIGKILL) and
+/// collected then.
+class Process {
+ public:
+  /// The pipe to the child's stdin when created with `stdin_ = PIPE`.
+  /// Write, then `co_await drain()`; close() gives the child EOF.
+  std::optional<StreamWriter> stdin_;
+  /// The child's stdout when created with `stdout_ = PIPE`.
+  std::optional<StreamReader> stdout_;
+  /// The child's stderr when created with `stderr_ = PIPE`.
+  std::optional<StreamReader> stderr_;
+
+  explicit Process(std::shared_ptr<detail::ProcessState> state);
+
+  /// The child's process id.
+  int pid() const noexcept;
+  /// Empty while the child runs (≙ None); its exit status once the loop
+  /// has seen it exit, or minus the signal number that killed it (-9 after
+  /// kill()).
+  std::optional<int> returncode() const noexcept;
+  /// Waits for the child to exit and returns returncode(). Any number of
+  /// coroutines may wait, at any time. Cancelling a wait does not touch the
+  /// child. Unlike CPython 3.13 (and like uvloop and CPython's gh-119710),
+  /// it does not also wait for the pipes to be closed: a grandchild that
+  /// keeps stdout open cannot hold it up.
+  ///
+  /// Deadlock rule (as CPython): with `stdout_`/`stderr_` = PIPE, a child
+  /// that fills the pipe blocks until the parent reads; waiting without
+  /// reading then never ends. Use communicate().
+  Coroutine<int> wait() const;
+  /// Sends `input` to stdin (if it is a pipe) and closes it, reads stdout
+  /// and stderr (those that are pipes) to EOF concurrently, then waits for
+  /// the exit: returns `{stdout, stderr}`, each empty unless a pipe. A
+  /// child that exits without reading its input does not make it fail
+  /// (BrokenPipe / ConnectionReset while feeding stdin are ignored). A
+  /// read error (RuntimeError if another coroutine is reading the same
+  /// stream) is thrown. `input` is copied before the call returns.
+  Coroutine<std::pair<std::optional<std::string>, std::optional<std::string>>> communicate(
+      std::string_view input = {}) const;
+  /// Sends signal `sig` to the child. Throws
+  /// std::system_error(std::errc::no_such_process) (≙ ProcessLookupError)
+  /// once its exit has been collected.
+  void send_signal(int sig) const;
+  /// send_signal(SIGTERM).
+  void terminate() const;
+  /// send_signal(SIGKILL).
+  void kill() const;
+
+  /// The transport of pipe `fd` (0, 1 or 2), null if that stream is not a
+  /// pipe (≙ SubprocessTransport.get_pipe_transport).
+  std::shared_ptr<Transport> get_pipe_transport(int fd) const;
+
+ private:
+  std::shared_ptr<detail::ProcessState> s_;
+};
+
+namespace detail {
+/// What create_subprocess_*() copies out of its arguments.
+struct SpawnRequest {
+  std::string file;
+  std::vector<std::string> args;  // args[0] is the program
+  std::optional<int> stdio[3];
+  std::ptrdiff_t limit;
+  std::string cwd;
+  std::optional<std::vector<std::string>> env;
+  bool start_new_session;
+};
+SpawnRequest spawn_request(std::string file, std::vector<std::string> args, const SubprocessOptions& options);
+Coroutine<Process> create_subprocess(SpawnRequest request);
+}  // namespace detail
+
+/// Starts `program` with `args` (≙ asyncio.create_subprocess_exec):
+/// `auto proc = co_await create_subprocess_exec("sort", args, {.stdin_ =
+/// PIPE, .stdout_ = PIPE});`. The program is looked up in PATH (the
+/// child's, when `env` is given) unless it contains a slash. As in
+/// CPython nothing happens before the coroutine is awaited; the arguments
+/// are copied at the call.
+///
+/// Throws std::system_error: std::errc::no_such_file_or_directory when the
+/// program does not exist (≙ FileNotFoundError), EACCES and the like when
+/// it cannot be run, EMFILE when out of file descriptors;
+/// std::invalid_argument for STDOUT given as stdin_ or stdout_. Cancelled
+/// after the child started, the child is killed and collected before the
+/// CancelledError propagates.
+inline Coroutine<Process> create_subprocess_exec(std::string_view program, StringList args = {},
+                                                 const SubprocessOptions& options = {}) {
+  std::vector<std::string> argv = args.to_vector();
+  argv.insert(argv.begin(), std::string(program));
+  return detail::create_subprocess(detail::spawn_request(std::string(program), std::move(argv), options));
+}
+
+/// Runs `cmd` with /bin/sh -c (≙ asyncio.create_subprocess_shell). A
+/// command that does not exist is the shell's failure: the process starts
+/// and exits with 127. Otherwise as create_subprocess_exec().
+inline Coroutine<Process> create_subprocess_shell(std::string_view cmd, const SubprocessOptions& options = {}) {
+  std::vector<std::string> argv{"/bin/sh", "-c", std::string(cmd)};
+  return detail::create_subprocess(detail::spawn_request("/bin/sh", std::move(argv), options));
+}
+
+/// Python spells these `asyncio.subprocess.PIPE`, `asyncio.subprocess.Process`.
+namespace subprocess {
+using asyncio::DEVNULL;
+using asyncio::PIPE;
+using asyncio::Process;
+using asyncio::STDOUT;
+}  // namespace subprocess
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_SUBPROCESS_HPP
