@@ -371,27 +371,33 @@ TEST_F(Subprocess, Cat341_CommunicateIgnoreBrokenPipe) {
 // CPython mocks the transport's pause_reading/resume_reading; here the
 // pipe transport's is_reading() is observed. The child writes 21 bytes and
 // exits; once they are all buffered (over 2 × limit = 20) the transport
-// must be paused, and communicate() must still return everything (which
-// needs reading to resume, to see the EOF).
+// must be paused.
+constexpr int cat342_limit = 10;
+const std::string cat342_output(cat342_limit * 2 + 1, 'x');
+
+Coroutine<Process> cat342_paused_child() {
+  const std::array<std::string_view, 2> args{"%s", cat342_output};
+  Process proc =
+      co_await create_subprocess_exec("printf", args, {.stdin_ = PIPE, .stdout_ = PIPE, .limit = cat342_limit});
+  EXPECT_EQ(proc.stdout_->limit(), static_cast<std::size_t>(cat342_limit));
+  const int rc = co_await proc.wait();
+  EXPECT_EQ(rc, 0);
+  const double deadline = get_running_loop().time() + 10;
+  while (proc.stdout_->buffer().size() < cat342_output.size() && get_running_loop().time() < deadline)
+    co_await asyncio::sleep(0.001);
+  EXPECT_EQ(proc.stdout_->buffer().size(), cat342_output.size());
+  std::shared_ptr<Transport> tr = proc.get_pipe_transport(1);
+  EXPECT_TRUE(tr && !tr->is_reading()) << "the reader must pause the pipe over 2 × limit";
+  co_return proc;
+}
+
+// communicate() must still return everything (which needs reading to
+// resume, to see the EOF).
 TEST_F(Subprocess, Cat342_PauseReading) {
   run([]() -> Coroutine<> {
-    constexpr int limit = 10;
-    const std::string expected(limit * 2 + 1, 'x');
-    const std::array<std::string_view, 2> args{"%s", expected};
-    Process proc = co_await create_subprocess_exec("printf", args, {.stdin_ = PIPE, .stdout_ = PIPE, .limit = limit});
-    CO_ASSERT_TRUE(proc.stdout_);
-    EXPECT_EQ(proc.stdout_->limit(), static_cast<std::size_t>(limit));
-    std::shared_ptr<Transport> stdout_transport = proc.get_pipe_transport(1);
-    CO_ASSERT_TRUE(stdout_transport);
-    const int rc = co_await proc.wait();
-    EXPECT_EQ(rc, 0);
-    const double deadline = get_running_loop().time() + 10;
-    while (proc.stdout_->buffer().size() < expected.size() && get_running_loop().time() < deadline)
-      co_await asyncio::sleep(0.001);
-    EXPECT_EQ(proc.stdout_->buffer().size(), expected.size());
-    EXPECT_FALSE(stdout_transport->is_reading()) << "the reader must pause the pipe over 2 × limit";
+    Process proc = co_await cat342_paused_child();
     auto [out, err] = co_await proc.communicate();
-    EXPECT_EQ(out, std::optional<std::string>(expected));
+    EXPECT_EQ(out, std::optional<std::string>(cat342_output));
     EXPECT_FALSE(err);
     co_return;
   });
@@ -400,19 +406,10 @@ TEST_F(Subprocess, Cat342_PauseReading) {
 // The resume half: reading the buffer down to the limit resumes the pipe.
 TEST_F(Subprocess, Cat342_PauseReadingResumes) {
   run([]() -> Coroutine<> {
-    constexpr int limit = 10;
-    const std::string expected(limit * 2 + 1, 'x');
-    const std::array<std::string_view, 2> args{"%s", expected};
-    Process proc = co_await create_subprocess_exec("printf", args, {.stdout_ = PIPE, .limit = limit});
-    CO_ASSERT_TRUE(proc.stdout_);
+    constexpr int limit = cat342_limit;
+    Process proc = co_await cat342_paused_child();
     std::shared_ptr<Transport> tr = proc.get_pipe_transport(1);
     CO_ASSERT_TRUE(tr);
-    const int rc = co_await proc.wait();
-    EXPECT_EQ(rc, 0);
-    const double deadline = get_running_loop().time() + 10;
-    while (proc.stdout_->buffer().size() < expected.size() && get_running_loop().time() < deadline)
-      co_await asyncio::sleep(0.001);
-    EXPECT_FALSE(tr->is_reading());
     std::string first = co_await proc.stdout_->read(limit + 1);
     EXPECT_EQ(first, std::string(limit + 1, 'x'));
     // 10 bytes left <= limit: resumed (or, if the EOF was already seen,
@@ -427,29 +424,40 @@ TEST_F(Subprocess, Cat342_PauseReadingResumes) {
 
 // ---- 343 ---------------------------------------------------------------------
 
+/// `wc -c` fed `input` through communicate(), with stdin a pipe and the
+/// given stdout/stderr: the child's `(stdout, stderr)` (stdout trimmed)
+/// and its exit code, which must be 0.
+struct WcResult {
+  std::optional<std::string> out, err;
+};
+
+Coroutine<WcResult> wc_c(std::string_view input, int out_mode, int err_mode) {
+  const std::array<std::string_view, 1> args{"-c"};
+  Process proc = co_await create_subprocess_exec("wc", args, {.stdin_ = PIPE, .stdout_ = out_mode, .stderr_ = err_mode});
+  EXPECT_EQ(proc.stdout_.has_value(), out_mode == PIPE);
+  EXPECT_EQ(proc.stderr_.has_value(), err_mode == PIPE);
+  EXPECT_EQ(proc.get_pipe_transport(1) != nullptr, out_mode == PIPE);
+  EXPECT_EQ(proc.get_pipe_transport(2) != nullptr, err_mode == PIPE);
+  auto [out, err] = co_await proc.communicate(input);
+  const int exitcode = co_await proc.wait();
+  EXPECT_EQ(exitcode, 0);
+  if (out) out = trim(*out);
+  co_return WcResult{out, err};
+}
+
 TEST_F(Subprocess, Cat343_EmptyInput) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> args{"-c"};
-    Process proc = co_await create_subprocess_exec("wc", args, {.stdin_ = PIPE, .stdout_ = PIPE, .stderr_ = PIPE});
-    auto [out, err] = co_await proc.communicate("");
-    const int exitcode = co_await proc.wait();
-    CO_ASSERT_TRUE(out);
-    EXPECT_EQ(trim(*out), "0");
-    EXPECT_EQ(err, std::optional<std::string>(""));
-    EXPECT_EQ(exitcode, 0);
+    WcResult r = co_await wc_c("", PIPE, PIPE);
+    EXPECT_EQ(r.out, std::optional<std::string>("0"));
+    EXPECT_EQ(r.err, std::optional<std::string>(""));
     co_return;
   });
 }
 
 TEST_F(Subprocess, Cat343_StdinNotInheritable) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> args{"-c"};
-    Process proc = co_await create_subprocess_exec("wc", args, {.stdin_ = PIPE, .stdout_ = PIPE, .stderr_ = PIPE});
-    auto [out, err] = co_await proc.communicate("abc");
-    const int exitcode = co_await proc.wait();
-    CO_ASSERT_TRUE(out);
-    EXPECT_EQ(trim(*out), "3");
-    EXPECT_EQ(exitcode, 0);
+    WcResult r = co_await wc_c("abc", PIPE, PIPE);
+    EXPECT_EQ(r.out, std::optional<std::string>("3"));
     co_return;
   });
 }
@@ -458,57 +466,18 @@ TEST_F(Subprocess, Cat343_StdinNotInheritable) {
 
 TEST_F(Subprocess, Cat345_DevnullOutput) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> args{"-c"};
-    Process proc =
-        co_await create_subprocess_exec("wc", args, {.stdin_ = PIPE, .stdout_ = DEVNULL, .stderr_ = PIPE});
-    EXPECT_FALSE(proc.stdout_);
-    EXPECT_FALSE(proc.get_pipe_transport(1));
-    auto [out, err] = co_await proc.communicate("abc");
-    const int exitcode = co_await proc.wait();
-    EXPECT_FALSE(out);
-    EXPECT_EQ(err, std::optional<std::string>(""));
-    EXPECT_EQ(exitcode, 0);
+    WcResult r = co_await wc_c("abc", DEVNULL, PIPE);
+    EXPECT_FALSE(r.out);
+    EXPECT_EQ(r.err, std::optional<std::string>(""));
     co_return;
   });
 }
 
 TEST_F(Subprocess, Cat345_DevnullError) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> args{"-c"};
-    Process proc =
-        co_await create_subprocess_exec("wc", args, {.stdin_ = PIPE, .stdout_ = PIPE, .stderr_ = DEVNULL});
-    EXPECT_FALSE(proc.stderr_);
-    EXPECT_FALSE(proc.get_pipe_transport(2));
-    auto [out, err] = co_await proc.communicate("abc");
-    const int exitcode = co_await proc.wait();
-    EXPECT_FALSE(err);
-    CO_ASSERT_TRUE(out);
-    EXPECT_EQ(trim(*out), "3");
-    EXPECT_EQ(exitcode, 0);
-    co_return;
-  });
-}
-
-// (test_devnull_input) and the "DEVNULL for stdin": the child reads
-// EOF at once.
-TEST_F(Subprocess, DevnullInput) {
-  run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> args{"-c"};
-    Process proc =
-        co_await create_subprocess_exec("wc", args, {.stdin_ = DEVNULL, .stdout_ = PIPE, .stderr_ = PIPE});
-    EXPECT_FALSE(proc.stdin_);
-    EXPECT_FALSE(proc.get_pipe_transport(0));
-    auto [out, err] = co_await proc.communicate();
-    const int exitcode = co_await proc.wait();
-    CO_ASSERT_TRUE(out);
-    EXPECT_EQ(trim(*out), "0");
-    EXPECT_EQ(exitcode, 0);
-    Process cat = co_await create_subprocess_exec("cat", no_args, {.stdin_ = DEVNULL, .stdout_ = PIPE});
-    CO_ASSERT_TRUE(cat.stdout_);
-    std::string data = co_await cat.stdout_->read();
-    EXPECT_EQ(data, "");
-    const int rc = co_await cat.wait();
-    EXPECT_EQ(rc, 0);
+    WcResult r = co_await wc_c("abc", PIPE, DEVNULL);
+    EXPECT_EQ(r.out, std::optional<std::string>("3"));
+    EXPECT_FALSE(r.err);
     co_return;
   });
 }
@@ -631,38 +600,35 @@ TEST_F(Subprocess, Cat349_ReadStdoutAfterProcessExit) {
 
 // ---- 350 ---------------------------------------------------------------------
 
+/// 350's checks on a child that prints $FOO, run with env FOO=baz.
+Coroutine<> expect_foo_is_baz(Process proc) {
+  auto [out, err] = co_await proc.communicate();
+  EXPECT_EQ(out, std::optional<std::string>("baz"));
+  EXPECT_EQ(proc.returncode(), 0);
+  // A wait() made after communicate() is done after one pass.
+  Task<int> task = create_task(proc.wait());
+  co_await asyncio::sleep(0);
+  EXPECT_TRUE(task.done());
+  if (task.done()) {
+    EXPECT_EQ(task.result(), 0);
+  }
+}
+
+const std::array<std::string_view, 1> foo_is_baz{"FOO=baz"};
+
 TEST_F(Subprocess, Cat350_CreateSubprocessEnvExec) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> env{"FOO=baz"};
     const std::array<std::string_view, 2> args{"-c", "printf %s \"$FOO\""};
-    Process proc = co_await create_subprocess_exec("/bin/sh", args, {.stdout_ = PIPE, .env = env});
-    auto [out, err] = co_await proc.communicate();
-    EXPECT_EQ(out, std::optional<std::string>("baz"));
-    EXPECT_EQ(proc.returncode(), 0);
-    // A wait() made after communicate() is done after one pass.
-    Task<int> task = create_task(proc.wait());
-    co_await asyncio::sleep(0);
-    EXPECT_TRUE(task.done());
-    if (task.done()) {
-      EXPECT_EQ(task.result(), 0);
-    }
+    Process proc = co_await create_subprocess_exec("/bin/sh", args, {.stdout_ = PIPE, .env = foo_is_baz});
+    co_await expect_foo_is_baz(proc);
     co_return;
   });
 }
 
 TEST_F(Subprocess, Cat350_CreateSubprocessEnvShell) {
   run([]() -> Coroutine<> {
-    const std::array<std::string_view, 1> env{"FOO=baz"};
-    Process proc = co_await create_subprocess_shell("printf %s \"$FOO\"", {.stdout_ = PIPE, .env = env});
-    auto [out, err] = co_await proc.communicate();
-    EXPECT_EQ(out, std::optional<std::string>("baz"));
-    EXPECT_EQ(proc.returncode(), 0);
-    Task<int> task = create_task(proc.wait());
-    co_await asyncio::sleep(0);
-    EXPECT_TRUE(task.done());
-    if (task.done()) {
-      EXPECT_EQ(task.result(), 0);
-    }
+    Process proc = co_await create_subprocess_shell("printf %s \"$FOO\"", {.stdout_ = PIPE, .env = foo_is_baz});
+    co_await expect_foo_is_baz(proc);
     co_return;
   });
 }

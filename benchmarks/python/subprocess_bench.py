@@ -3,12 +3,11 @@ through `cat` (stdin and stdout pipes), written in 64 KiB chunks with
 drain() while a task reads to EOF. ops = MiB, so ops_per_s is MiB/s.
 Prints the bench kit's RESULT line.
 
-usage: python3 subprocess_bench.py pipe_throughput N
+usage: python3 subprocess_bench.py pipe_throughput N [uvloop]
 """
 import asyncio
-import resource
-import sys
-import time
+
+import bench_main
 from asyncio.subprocess import PIPE
 
 
@@ -37,20 +36,5 @@ async def pipe_throughput(mib):
     return sent + received if rc == 0 else -1
 
 
-async def main(workload, n):
-    t0 = time.perf_counter()
-    if workload == "pipe_throughput":
-        check = await pipe_throughput(n)
-    else:
-        raise SystemExit(f"unknown workload {workload}")
-    secs = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"RESULT peer=python workload={workload} n={n} seconds={secs:.6f} "
-          f"ops_per_s={n / secs:.0f} ns_per_op={secs * 1e9 / n:.2f} maxrss_kb={rss} check={check}")
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 3 and sys.argv[3] == "uvloop":
-        import uvloop
-        uvloop.install()
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    bench_main.main({"pipe_throughput": pipe_throughput})
