@@ -102,8 +102,10 @@ asyncio::Coroutine<long long> pump_out(asyncio::StreamReader out) {
   }
 }
 
-asyncio::Coroutine<long long> pipe_throughput(long mib) {
-  asyncio::Process cat = co_await asyncio::create_subprocess_exec("cat", {}, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE});
+// pipe_throughput_256k: the same with pipes of 256 KiB (`pipesize`).
+asyncio::Coroutine<long long> pipe_throughput(long mib, int pipesize = -1) {
+  asyncio::Process cat = co_await asyncio::create_subprocess_exec(
+      "cat", {}, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE, .pipesize = pipesize});
   auto [sent, received] = co_await asyncio::gather(pump_in(*cat.stdin_, mib), pump_out(*cat.stdout_));
   const int rc = co_await cat.wait();
   co_return rc == 0 ? sent + received : -1;
@@ -135,6 +137,8 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await to_thread_roundtrip(n);
   else if (w == "pipe_throughput")
     check = co_await pipe_throughput(n);
+  else if (w == "pipe_throughput_256k")
+    check = co_await pipe_throughput(n, 256 * 1024);
   else {
     std::fprintf(stderr, "unknown workload %s\n", w.c_str());
     std::exit(2);

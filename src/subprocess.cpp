@@ -180,7 +180,7 @@ struct Stdio {
     child[i].data.fd = fd;
   }
 
-  void make_pipe(EventLoop& loop, int i) {
+  void make_pipe(EventLoop& loop, int i, int pipesize) {
     // A pipe, as CPython's subprocess makes (not the socket pair of libuv's
     // UV_CREATE_PIPE: a child cannot open /dev/stdout on a socket).
     // Close-on-exec on both ends; the parent's end non-blocking.
@@ -190,6 +190,8 @@ struct Stdio {
       throw_os_error(rc);
     Fd parent(fds[child_reads ? 1 : 0]);
     child_ends[i] = Fd(fds[child_reads ? 0 : 1]);
+    // ≙ Popen's pipesize; a size the system refuses is an error, as there.
+    if (pipesize > 0 && ::fcntl(parent.get(), F_SETPIPE_SZ, pipesize) < 0) throw_errno(errno);
     pipes[i] = StreamTransport::make(loop, StreamTransport::Kind::pipe);
     if (int rc = pipes[i]->open(parent.get())) throw_os_error(rc);
     parent.release();
@@ -205,9 +207,9 @@ struct Stdio {
     return devnull.get();
   }
 
-  void set(EventLoop& loop, int i, std::optional<int> what) {
+  void set(EventLoop& loop, int i, std::optional<int> what, int pipesize) {
     if (!what) return inherit(i, i);
-    if (*what == PIPE) return make_pipe(loop, i);
+    if (*what == PIPE) return make_pipe(loop, i, pipesize);
     if (*what == DEVNULL) return inherit(i, devnull_fd());
     if (*what == STDOUT) {
       if (i != 2) throw std::invalid_argument("STDOUT can only be used for stderr");
@@ -246,7 +248,7 @@ Process ProcessState::spawn(EventLoop& loop, const SpawnRequest& request) {
     if (request.stdio[i] == PIPE) readers[i].emplace(request.limit);
   }
   Stdio stdio;
-  for (int i = 0; i < 3; ++i) stdio.set(loop, i, request.stdio[i]);
+  for (int i = 0; i < 3; ++i) stdio.set(loop, i, request.stdio[i], request.pipesize);
 
   std::vector<char*> argv = c_strings(request.args);
   std::vector<char*> envp;
@@ -291,7 +293,7 @@ Process ProcessState::spawn(EventLoop& loop, const SpawnRequest& request) {
 
 SpawnRequest spawn_request(std::string file, std::vector<std::string> args, const SubprocessOptions& options) {
   SpawnRequest r{std::move(file), std::move(args), {options.stdin_, options.stdout_, options.stderr_}, options.limit,
-                 std::string(options.cwd), std::nullopt, options.start_new_session};
+                 std::string(options.cwd), std::nullopt, options.start_new_session, options.pipesize};
   if (options.env.given()) r.env = options.env.to_vector();
   return r;
 }

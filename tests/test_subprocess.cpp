@@ -1215,3 +1215,27 @@ TEST_F(Subprocess, WriteEofOnStdinEndsTheInput) {
     co_return;
   });
 }
+
+// `pipesize` (≙ Popen's): with 256 KiB pipes, a child writing 200,000
+// bytes finishes without the parent reading (with a 64 KiB pipe it blocks:
+// the reader, limit 1 KiB, pauses the transport after one 64 KiB read);
+// the data is all there afterwards.
+TEST_F(Subprocess, PipesizeEnlargesThePipes) {
+  run([]() -> Coroutine<> {
+    const std::array<std::string_view, 2> args{"-c", "head -c 200000 /dev/zero"};
+    Process proc =
+        co_await create_subprocess_exec("/bin/sh", args, {.stdout_ = PIPE, .limit = 1024, .pipesize = 256 * 1024});
+    int rc = -1000;
+    try {
+      rc = co_await asyncio::wait_for(proc.wait(), 20.0);
+    } catch (const TimeoutError&) {
+      ADD_FAILURE() << "the child blocked on a full pipe: pipesize was not applied";
+      proc.kill();
+    }
+    EXPECT_EQ(rc, 0);
+    std::string out = co_await proc.stdout_->read();
+    EXPECT_EQ(out, std::string(200000, '\0'));
+    co_await proc.wait();
+    co_return;
+  });
+}

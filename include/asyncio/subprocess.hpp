@@ -89,6 +89,12 @@ struct SubprocessOptions {
   StringList env = {};
   /// Runs the child in a new session (setsid(), ≙ start_new_session).
   bool start_new_session = false;
+  /// The capacity in bytes of each pipe made for PIPE (≙ Popen's
+  /// `pipesize`, F_SETPIPE_SZ; a size the system refuses throws
+  /// std::system_error); <= 0: the system's default (64 KiB on Linux). A
+  /// larger pipe moves bulk data with fewer switches between the
+  /// processes, and counts against the user's pipe-memory limits.
+  int pipesize = -1;
 };
 
 namespace detail {
@@ -166,6 +172,7 @@ struct SpawnRequest {
   std::string cwd;
   std::optional<std::vector<std::string>> env;
   bool start_new_session;
+  int pipesize;
 };
 SpawnRequest spawn_request(std::string file, std::vector<std::string> args, const SubprocessOptions& options);
 Coroutine<Process> create_subprocess(SpawnRequest request);
