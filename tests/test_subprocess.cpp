@@ -940,6 +940,8 @@ TEST_F(Subprocess, MissingCwdThrows) {
       e = std::current_exception();
     }
     EXPECT_TRUE(has_errc(e, std::errc::no_such_file_or_directory)) << (e ? what(e) : "nothing thrown");
+    // CPython names the directory, not the program.
+    EXPECT_EQ(what(e), "[Errno 2] No such file or directory: '" + missing + "'");
     co_return;
   });
 }
@@ -977,6 +979,8 @@ TEST_F(Subprocess, MissingProgramThrowsENOENT) {
         }
         EXPECT_TRUE(has_errc(e, std::errc::no_such_file_or_directory))
             << program << (pipes ? " (pipes)" : "") << ": " << (e ? what(e) : "nothing thrown");
+        // str() of CPython's FileNotFoundError.
+        EXPECT_EQ(what(e), "[Errno 2] No such file or directory: '" + std::string(program) + "'");
       }
     }
     co_return;
@@ -1049,6 +1053,7 @@ TEST_F(Subprocess, SignalAfterExitThrowsNoSuchProcess) {
     auto e2 = asyncio_test::capture([&] { proc.terminate(); });
     auto e3 = asyncio_test::capture([&] { proc.kill(); });
     EXPECT_TRUE(has_errc(e1, std::errc::no_such_process)) << (e1 ? what(e1) : "nothing thrown");
+    EXPECT_EQ(what(e1), "[Errno 3] No such process");  // ≙ str(ProcessLookupError(errno.ESRCH, ...))
     EXPECT_TRUE(has_errc(e2, std::errc::no_such_process)) << (e2 ? what(e2) : "nothing thrown");
     EXPECT_TRUE(has_errc(e3, std::errc::no_such_process)) << (e3 ? what(e3) : "nothing thrown");
     EXPECT_EQ(proc.returncode(), 0);
