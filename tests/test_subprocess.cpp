@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -790,6 +791,44 @@ TEST_F(Subprocess, TwoHundredConcurrentChildren) {
       EXPECT_EQ(results[i], "out" + std::to_string(i) + "\nrc=0");
     co_return;
   });
+}
+
+// One loop per thread (DESIGN.md): four threads, each with its own loop,
+// start 25 children each at the same time; every loop collects its own
+// children only, and each output reaches the loop that asked for it.
+//
+// Not under TSan: the distribution's libuv closes descriptors with a raw
+// close system call (uv__close_nocancel) that TSan cannot see, so a pipe
+// made in one thread with a number libuv freed in another is reported as
+// a race on the descriptor; a suppression would start TSan's symbolizer as
+// a child process, which the fixture rightly counts as one left behind.
+TEST_F(Subprocess, LoopsInSeveralThreadsSpawnConcurrently) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "libuv's closes are invisible to TSan (see above)";
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "libuv's closes are invisible to TSan (see above)";
+#endif
+#endif
+  constexpr int threads = 4;
+  constexpr int per_thread = 25;
+  std::vector<std::vector<std::string>> results(threads);
+  std::vector<std::thread> workers;
+  for (int k = 0; k < threads; ++k) {
+    workers.emplace_back([k, &results] {
+      results[k] = asyncio::run([](int first) -> Coroutine<std::vector<std::string>> {
+        std::vector<Coroutine<std::string>> coros;
+        for (int i = 0; i < per_thread; ++i) coros.push_back(printf_child(first + i));
+        co_return co_await gather(std::move(coros));
+      }(k * per_thread));
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int k = 0; k < threads; ++k) {
+    ASSERT_EQ(results[k].size(), static_cast<std::size_t>(per_thread));
+    for (int i = 0; i < per_thread; ++i)
+      EXPECT_EQ(results[k][i], "out" + std::to_string(k * per_thread + i) + "\nrc=0");
+  }
 }
 
 TEST_F(Subprocess, StderrToStdout) {
