@@ -83,7 +83,10 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
       int status = 0;
       while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
+      status_ = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+      exited_ = true;  // a handle kept after close() must not signal the pid
     }
+    returncode_ = status_;
   }
 
  private:

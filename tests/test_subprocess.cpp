@@ -1206,6 +1206,9 @@ TEST_F(Subprocess, LoopCloseKillsRunningChildren) {
     EXPECT_FALSE(kept->returncode());
     t.loop.close();
     EXPECT_TRUE(no_children()) << "loop.close() left children:" << describe(children());
+    // The handle kept knows how it ended, and never signals the old pid.
+    EXPECT_EQ(kept->returncode(), -SIGKILL);
+    EXPECT_TRUE(has_errc(asyncio_test::capture([&] { kept->kill(); }), std::errc::no_such_process));
     kept.reset();
     for (const auto& c : t.log.calls) std::printf("[exception handler] %s\n", c.message.c_str());
   }

@@ -107,7 +107,7 @@ class ProcessState;
 /// The child is not killed when the last handle goes away: the loop keeps
 /// watching it and collects its exit status, so it never becomes a zombie.
 /// A child still running when its loop closes is killed (SIGKILL) and
-/// collected then.
+/// collected then; a handle kept beyond reads returncode() -9.
 class Process {
  public:
   /// The pipe to the child's stdin when created with `stdin_ = PIPE`.
