@@ -111,13 +111,16 @@ class ProcessState;
 class Process {
  public:
   /// The pipe to the child's stdin when created with `stdin_ = PIPE`.
-  /// Write, then `co_await drain()`; close() gives the child EOF.
+  /// Write, then `co_await drain()`; close() (or write_eof(), the same on a
+  /// pipe) gives the child EOF. A child that has gone makes the next write
+  /// fail: drain() throws std::system_error (broken pipe / connection reset).
   std::optional<StreamWriter> stdin_;
   /// The child's stdout when created with `stdout_ = PIPE`.
   std::optional<StreamReader> stdout_;
   /// The child's stderr when created with `stderr_ = PIPE`.
   std::optional<StreamReader> stderr_;
 
+  /// Made by create_subprocess_exec() / _shell().
   explicit Process(std::shared_ptr<detail::ProcessState> state);
 
   /// The child's process id.
