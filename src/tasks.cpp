@@ -258,6 +258,7 @@ void throw_await_error(const char* error, FutureCore& f) {
 }
 
 char consumed_frame;
+char running_frame;
 
 void throw_unusable_coroutine(bool consumed) {
   if (consumed) throw_reused_coroutine();

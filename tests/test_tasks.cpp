@@ -251,6 +251,32 @@ TEST(Tasks, CoroutineAwaitedFromTwoTasks) {
   EXPECT_TRUE(t.log.calls.empty());
 }
 
+// Moving a coroutine that a task is awaiting, into create_task or gather:
+// a RuntimeError, and the frame stays with its awaiter (it was freed under
+// it: a use-after-free ASan showed).
+TEST(Tasks, CoroutineAwaitedElsewhereMovedIntoCreateTaskOrGather) {
+  Loop t;
+  t.loop.run_until_complete([]() -> Coroutine<> {
+    Coroutine<int> c = value_after_yield(5);
+    Task<int> owner = create_task(drive(&c));
+    co_await asyncio::sleep(0);  // the owner is suspended inside c
+    EXPECT_THROW_MSG(create_task(std::move(c)), RuntimeError, "coroutine is being awaited already");
+    EXPECT_THROW_MSG(gather(std::move(c)), RuntimeError, "coroutine is being awaited already");
+    // In a vector: checked before any of them is started.
+    std::vector<Coroutine<int>> coros;
+    coros.push_back(value_after_yield(1));
+    coros.push_back(std::move(c));
+    EXPECT_THROW_MSG(gather(std::move(coros)), RuntimeError, "coroutine is being awaited already");
+    Coroutine<int> moved = std::move(c);  // only says "running"
+    EXPECT_TRUE(moved);
+    EXPECT_EXC(co_await await_error(moved), RuntimeError, "coroutine is being awaited already");
+    EXPECT_EQ(co_await owner, 5);  // undisturbed
+    EXPECT_EXC(co_await await_error(c), RuntimeError, "cannot reuse already awaited coroutine");
+    co_return;
+  }());
+  EXPECT_TRUE(t.log.calls.empty());
+}
+
 // test_events.py::EventLoopTestsMixin::test_run_until_complete_nesting
 TEST(Tasks, Cat005_RunUntilCompleteNesting) {
   Loop t;

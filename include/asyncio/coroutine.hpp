@@ -127,6 +127,15 @@ template <class P>
 std::coroutine_handle<P> consumed_handle() noexcept {
   return std::coroutine_handle<P>::from_address(&consumed_frame);
 }
+/// What a Coroutine moved from another that a task is awaiting holds: the
+/// awaiter refers to the source object, which keeps the frame; the copy
+/// only knows that it is running (every use throws RuntimeError("coroutine
+/// is being awaited already")).
+extern char running_frame;
+template <class P>
+std::coroutine_handle<P> running_handle() noexcept {
+  return std::coroutine_handle<P>::from_address(&running_frame);
+}
 [[noreturn]] void throw_coroutine_running();
 /// RuntimeError for a consumed coroutine, std::invalid_argument for an
 /// empty one (Python's "a coroutine was expected").
@@ -144,7 +153,9 @@ class CoroutineAwaiter {
   using handle_type = std::coroutine_handle<Promise<T>>;
   explicit CoroutineAwaiter(handle_type& h) noexcept : h_(h) {}
   bool await_ready() const {
-    if (!h_ || h_ == consumed_handle<Promise<T>>() || h_.done()) throw_reused_coroutine();
+    if (!h_ || h_ == consumed_handle<Promise<T>>()) throw_reused_coroutine();
+    if (h_ == running_handle<Promise<T>>()) throw_coroutine_running();
+    if (h_.done()) throw_reused_coroutine();
     if (h_.promise().link_ || h_.promise().is_task()) throw_coroutine_running();
     return false;
   }
@@ -210,11 +221,15 @@ class [[nodiscard]] Coroutine {
 
   Coroutine() noexcept = default;
   explicit Coroutine(handle_type h) noexcept : h_(h) {}
-  Coroutine(Coroutine&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  /// Moving a coroutine that a task is awaiting leaves the frame with the
+  /// source (its awaiter refers to it): the new object only says it is
+  /// running, so that create_task(std::move(c)) raises instead of taking
+  /// the frame from under its awaiter.
+  Coroutine(Coroutine&& o) noexcept : h_(take(o.h_)) {}
   Coroutine& operator=(Coroutine&& o) noexcept {
     if (this != &o) {
       reset();
-      h_ = std::exchange(o.h_, nullptr);
+      h_ = take(o.h_);
     }
     return *this;
   }
@@ -228,19 +243,37 @@ class [[nodiscard]] Coroutine {
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
   /// True once awaited to completion (the frame is gone).
   bool consumed() const noexcept { return h_ == detail::consumed_handle<promise_type>(); }
-  /// Gives up ownership of the frame (for create_task). Throws
-  /// std::invalid_argument when moved from, RuntimeError("cannot reuse
-  /// already awaited coroutine") when consumed.
-  handle_type release() {
+  /// True while a task awaits it (its frame runs as part of that task).
+  bool running() const noexcept {
+    return h_ == detail::running_handle<promise_type>() || (h_ && !consumed() && awaited(h_));
+  }
+  /// Throws unless the coroutine can still be started: std::invalid_argument
+  /// when moved from, RuntimeError("cannot reuse already awaited coroutine")
+  /// when consumed, RuntimeError("coroutine is being awaited already")
+  /// while awaited.
+  void check_usable() const {
     if (!h_ || consumed()) detail::throw_unusable_coroutine(consumed());
-    if (!h_.done() && h_.promise().link_) detail::throw_coroutine_running();
+    if (running()) detail::throw_coroutine_running();
+  }
+  /// Gives up ownership of the frame (for create_task); check_usable() first.
+  handle_type release() {
+    check_usable();
     return std::exchange(h_, nullptr);
   }
   handle_type handle() const noexcept { return h_; }
 
  private:
+  // For a frame promoted to a task in place (gather), link_ means something
+  // else (the frame the task's next step resumes): that one is not awaited.
+  static bool awaited(handle_type h) noexcept { return !h.done() && !h.promise().is_task() && h.promise().link_; }
+  static handle_type take(handle_type& from) noexcept {
+    if (from && from != detail::consumed_handle<promise_type>() && from != detail::running_handle<promise_type>() &&
+        awaited(from))
+      return detail::running_handle<promise_type>();
+    return std::exchange(from, nullptr);
+  }
   void reset() noexcept {
-    if (!h_ || consumed()) return;
+    if (!h_ || consumed() || h_ == detail::running_handle<promise_type>()) return;
     // A frame promoted to a task in place (gather) is shared: drop our
     // reference; otherwise the frame is ours alone.
     if (h_.promise().is_task())

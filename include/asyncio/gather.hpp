@@ -289,8 +289,10 @@ auto gather_variadic(A&&... args) {
 template <bool Outcomes, class T>
 auto gather_vector(std::vector<Coroutine<T>> coros) {
   LoopCore* loop = &running_core();
+  // All checked before any is started (a coroutine a task is awaiting
+  // cannot become a task of its own).
+  for (auto& c : coros) c.check_usable();
   for (auto& c : coros) {
-    if (!c || c.consumed()) throw_unusable_coroutine(c.consumed());
     // Promote each frame to a task in place: the Coroutine keeps a
     // reference, so no second vector of handles is needed.
     auto h = c.handle();
