@@ -156,6 +156,8 @@ constexpr unsigned passes_per_poll = 32;
 // A timer is due if it falls within the clock's resolution (CPython's
 // _clock_resolution for time.monotonic()).
 constexpr double clock_resolution = 1e-9;
+// The longest single wait in libuv (CPython's MAXIMUM_SELECT_TIMEOUT).
+constexpr double max_wait_seconds = 24 * 3600;
 
 double monotonic() noexcept {
   using namespace std::chrono;
@@ -343,9 +345,11 @@ void EventLoop::run_once() {
         // after passes that did not poll: refresh it first. Should the timer
         // still fire before the poll (libuv runs due timers first), uv_stop
         // keeps that poll from waiting with no timeout at all.
+        // A wait is capped at a day, as CPython's MAXIMUM_SELECT_TIMEOUT:
+        // sleep(inf) is a common idiom, and inf milliseconds has no integer.
         uv_update_time(&im.uv);
         uv_timer_start(&im.wake, [](uv_timer_t* t) { uv_stop(t->loop); },
-                       static_cast<std::uint64_t>(std::ceil(wait * 1000)), 0);
+                       static_cast<std::uint64_t>(std::ceil(std::min(wait, max_wait_seconds) * 1000)), 0);
         uv_run(&im.uv, UV_RUN_ONCE);
         uv_timer_stop(&im.wake);
       }

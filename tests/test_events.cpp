@@ -7,6 +7,7 @@
 // run_in_executor check is skipped for the same reason.
 #include "asyncio_test.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -798,4 +799,24 @@ TEST(EventLoop, RunUntilCompleteCoroutineKeyboardInterruptNotReported) {
   EXPECT_FALSE(t.loop.is_running());
   t.run_briefly();
   EXPECT_TRUE(t.log.calls.empty()) << t.log.calls.front().message;
+}
+
+// sleep(inf) (a common idiom for "until cancelled") on a real-time loop:
+// the wait is capped, not converted to an integer it does not fit
+// (undefined behaviour that UBSan reported); cancelling it works.
+TEST(EventLoop, InfiniteSleepWaitsUntilCancelled) {
+  TestLoop t(false);
+  Task<> sleeper = t.loop.run_until_complete([]() -> Coroutine<Task<>> {
+    co_return create_task(asyncio::sleep(std::numeric_limits<double>::infinity()));
+  }());
+  // Cancelled from another thread, so that the loop waits with only the
+  // infinite timer pending.
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t.loop.call_soon_threadsafe([&] { sleeper.cancel(); });
+  });
+  auto e = asyncio_test::capture([&] { t.loop.run_until_complete(sleeper); });
+  canceller.join();
+  EXPECT_TRUE(asyncio_test::holds<CancelledError>(e));
+  EXPECT_TRUE(sleeper.cancelled());
 }
