@@ -147,8 +147,12 @@ class EventLoop {
 
   /// Calls `callback` on the loop's thread, through the ready queue, when
   /// signal `sig` arrives (≙ loop.add_signal_handler); replaces an earlier
-  /// handler of `sig`. std::invalid_argument("invalid signal number N");
-  /// RuntimeError("sig N cannot be caught") for SIGKILL and SIGSTOP.
+  /// handler of `sig`. Signals that arrive before the call runs are one
+  /// call; a handler removed or replaced before its queued call runs is not
+  /// called. std::invalid_argument("invalid signal number N");
+  /// RuntimeError("sig N cannot be caught") for SIGKILL and SIGSTOP, and
+  /// RuntimeError("sig N cannot be caught: <reason>") for the signals libc
+  /// reserves (32 and 33 with glibc, where CPython says ValueError).
   void add_signal_handler(int sig, std::function<void()> callback);
   /// Removes the handler of `sig`; false if there was none.
   bool remove_signal_handler(int sig);
@@ -182,7 +186,9 @@ class EventLoop {
   void stop() noexcept;
   /// Closes the loop: drops queued callbacks and timers, reports and
   /// releases tasks still pending ("Task was destroyed but it is
-  /// pending!"). Idempotent. RuntimeError if running.
+  /// pending!"), closes the transports, servers and signal handlers left
+  /// open (without protocol callbacks), and kills (SIGKILL) and collects
+  /// child processes still running. Idempotent. RuntimeError if running.
   void close();
   bool is_running() const noexcept;
   bool is_closed() const noexcept;
