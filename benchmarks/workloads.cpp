@@ -35,6 +35,7 @@ __attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { 
 __attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
 
 #include "workloads_composition.hpp"
+#include "workloads_subprocess.hpp"
 #include "workloads_sync.hpp"
 
 // 1. await_chain: await a coroutine that returns at once
@@ -78,37 +79,6 @@ asyncio::Coroutine<long long> to_thread_roundtrip(long n) {
   long long s = 0;
   for (long i = 0; i < n; ++i) s += co_await asyncio::to_thread([] { return 1; });
   co_return s;
-}
-
-// pipe_throughput: N MiB through `cat` (stdin and stdout pipes), written
-// in 64 KiB chunks with drain() while a task reads to EOF. ops = MiB, so
-// ops_per_s is MiB/s. check = bytes read back.
-asyncio::Coroutine<long long> pump_in(asyncio::StreamWriter in, long mib) {
-  const std::string chunk(64 * 1024, 'x');
-  for (long i = 0; i < mib * 16; ++i) {
-    in.write(chunk);
-    co_await in.drain();
-  }
-  in.close();
-  co_return 0;
-}
-
-asyncio::Coroutine<long long> pump_out(asyncio::StreamReader out) {
-  long long total = 0;
-  for (;;) {
-    std::string data = co_await out.read(64 * 1024);
-    if (data.empty()) co_return total;
-    total += static_cast<long long>(data.size());
-  }
-}
-
-// pipe_throughput_256k: the same with pipes of 256 KiB (`pipesize`).
-asyncio::Coroutine<long long> pipe_throughput(long mib, int pipesize = -1) {
-  asyncio::Process cat = co_await asyncio::create_subprocess_exec(
-      "cat", {}, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE, .pipesize = pipesize});
-  auto [sent, received] = co_await asyncio::gather(pump_in(*cat.stdin_, mib), pump_out(*cat.stdout_));
-  const int rc = co_await cat.wait();
-  co_return rc == 0 ? sent + received : -1;
 }
 
 asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double& secs, long& allocs) {

@@ -10,6 +10,8 @@
 
 namespace asyncio::detail {
 
+void throw_uninitialized_future() { throw RuntimeError("Future object is not initialized."); }
+
 void CallbackList::push_more(ReadyNode* cb) {
   if (!spilled()) {
     auto* v = new Vec{one(), cb};

@@ -511,3 +511,37 @@ TEST(Futures, Cat030_TbLoggerExceptionAwaited) {
   }
   EXPECT_TRUE(t.log.calls.empty());
 }
+
+// A default-constructed handle refers to no future: every member raises
+// CPython's RuntimeError for a Future whose __init__ did not run, instead
+// of dereferencing nothing.
+TEST(Futures, EmptyHandlesRaiseInsteadOfCrashing) {
+  const std::string msg = "Future object is not initialized.";
+  Future<int> f;
+  EXPECT_FALSE(f);
+  EXPECT_THROW_MSG(f.done(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.cancelled(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.cancel(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.result(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.exception(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.set_result(1), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.get_loop(), RuntimeError, msg);
+  EXPECT_THROW_MSG(f.add_done_callback([](Future<int>) {}), RuntimeError, msg);
+  Task<int> t;
+  EXPECT_THROW_MSG(t.done(), RuntimeError, msg);
+  EXPECT_THROW_MSG(t.result(), RuntimeError, msg);
+  EXPECT_THROW_MSG(t.get_name(), RuntimeError, msg);
+  EXPECT_THROW_MSG(t.cancelling(), RuntimeError, msg);
+  TaskRef r;
+  EXPECT_THROW_MSG(r.repr(), RuntimeError, msg);
+  EXPECT_THROW_MSG(r.uncancel(), RuntimeError, msg);
+  asyncio_test::TestLoop loop;
+  EXPECT_THROW_MSG(loop.loop.run_until_complete(f), RuntimeError, msg);
+  auto e = asyncio_test::capture([&] {
+    loop.loop.run_until_complete([](Task<int> t) -> Coroutine<> {
+      co_await t;
+      co_return;
+    }(t));
+  });
+  EXPECT_EXC(e, RuntimeError, msg);
+}

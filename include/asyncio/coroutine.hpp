@@ -153,11 +153,15 @@ class CoroutineAwaiter {
   using handle_type = std::coroutine_handle<Promise<T>>;
   explicit CoroutineAwaiter(handle_type& h) noexcept : h_(h) {}
   bool await_ready() const {
-    if (!h_ || h_ == consumed_handle<Promise<T>>()) throw_reused_coroutine();
-    if (h_ == running_handle<Promise<T>>()) throw_coroutine_running();
-    if (h_.done()) throw_reused_coroutine();
-    if (h_.promise().link_ || h_.promise().is_task()) throw_coroutine_running();
+    if (!h_ || h_ == consumed_handle<Promise<T>>() || h_ == running_handle<Promise<T>>() || h_.done()) [[unlikely]]
+      throw_unawaitable(h_);
+    if (h_.promise().link_ || h_.promise().is_task()) [[unlikely]]
+      throw_coroutine_running();
     return false;
+  }
+  [[noreturn]] static void throw_unawaitable(handle_type h) {
+    if (h == running_handle<Promise<T>>()) throw_coroutine_running();
+    throw_reused_coroutine();
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> parent) noexcept {

@@ -65,6 +65,8 @@ bool suspend_current_task(AwaitPoint& at, const char*& error) noexcept;
 /// CancelledError, unless `f` delivers a CancelledError of its own.
 void deliver_pending_cancel(FutureCore& f);
 [[noreturn]] void throw_await_error(const char* error, FutureCore& f);
+/// RuntimeError("Future object is not initialized.").
+[[noreturn]] void throw_uninitialized_future();
 
 /// Awaits a FutureCore-derived state; the result is fetched by `Get`.
 template <class Get>
@@ -154,18 +156,18 @@ class CoreRef {
   }
 
   /// True when the future has a result, an exception, or was cancelled.
-  bool done() const noexcept { return p_->done(); }
+  bool done() const { return live()->done(); }
   /// True when the future was cancelled.
-  bool cancelled() const noexcept { return p_->cancelled(); }
+  bool cancelled() const { return live()->cancelled(); }
   /// Cancels the future: pending → cancelled, done-callbacks scheduled,
   /// true; already done → false. Stops any "never retrieved" report.
-  bool cancel(std::string msg = {}) { return p_->cancel(std::move(msg)); }
+  bool cancel(std::string msg = {}) { return live()->cancel(std::move(msg)); }
   /// The exception (null if none). Throws InvalidStateError("Exception is
   /// not set.") while pending and CancelledError if cancelled.
-  std::exception_ptr exception() const { return p_->checked_exception(); }
+  std::exception_ptr exception() const { return live()->checked_exception(); }
   /// Removes the registrations with this id; returns how many. Zero once
   /// the future is done (its callbacks are already scheduled).
-  std::size_t remove_done_callback(CallbackId id) { return p_->remove_user_callbacks(id.value); }
+  std::size_t remove_done_callback(CallbackId id) { return live()->remove_user_callbacks(id.value); }
   /// The loop the future belongs to.
   EventLoop& get_loop() const;
 
@@ -178,6 +180,14 @@ class CoreRef {
  protected:
   /// Adopts one reference.
   explicit CoreRef(Core* p) noexcept : p_(p) {}
+  /// The state; a default-constructed handle refers to none and every
+  /// member throws RuntimeError("Future object is not initialized."), as
+  /// CPython's for a Future whose __init__ did not run.
+  Core* live() const {
+    if (!p_) [[unlikely]]
+      throw_uninitialized_future();
+    return p_;
+  }
   template <class Handle, class Fn>
   CallbackId add_user_callback(Fn fn);
   Core* p_ = nullptr;
@@ -185,7 +195,7 @@ class CoreRef {
 
 template <class Core>
 EventLoop& CoreRef<Core>::get_loop() const {
-  EventLoop* l = p_->loop()->owner;
+  EventLoop* l = live()->loop()->owner;
   if (!l) throw RuntimeError("Event loop is closed");
   return *l;
 }
@@ -207,7 +217,7 @@ CallbackId CoreRef<Core>::add_user_callback(Fn fn) {
     id = reinterpret_cast<std::uintptr_t>(*plain);
   else
     id = next_callback_id();
-  p_->add_done(new Cb(id, std::move(fn)));
+  live()->add_done(new Cb(id, std::move(fn)));
   return CallbackId{id};
 }
 
@@ -228,18 +238,18 @@ class Future : public detail::CoreRef<detail::FutureState<T>> {
   /// The result. Throws InvalidStateError("Result is not set.") while
   /// pending, CancelledError if cancelled, or the stored exception.
   std::add_lvalue_reference_t<T> result() const {
-    this->p_->check_result();
+    this->live()->check_result();
     return this->p_->value();
   }
   /// Completes the future with a value. InvalidStateError("invalid state")
   /// if already done. Done-callbacks run on a later loop pass.
   template <class... A>
   void set_result(A&&... a) const {
-    this->p_->set_value(std::forward<A>(a)...);
+    this->live()->set_value(std::forward<A>(a)...);
   }
   /// Completes the future with an exception. InvalidStateError if done.
   void set_exception(std::exception_ptr e) const {
-    this->p_->check_pending();
+    this->live()->check_pending();
     this->p_->finish_exception(std::move(e));
   }
   template <class E>
@@ -254,14 +264,14 @@ class Future : public detail::CoreRef<detail::FutureState<T>> {
   }
 
   /// Suspends until done; gives result() (a reference to the stored value).
-  auto operator co_await() const& noexcept {
-    auto* s = this->p_;
+  auto operator co_await() const& {
+    auto* s = this->live();
     return detail::FutureAwaiter(s, [s]() -> decltype(auto) { return s->value(); });
   }
   /// Awaiting a temporary (`co_await gather(...)`) gives the value itself,
   /// moved out when nobody else holds the future.
-  auto operator co_await() && noexcept {
-    auto* s = this->p_;
+  auto operator co_await() && {
+    auto* s = this->live();
     return detail::FutureAwaiter(s, [s] { return detail::take_awaited(s); });
   }
 

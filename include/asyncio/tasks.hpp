@@ -24,13 +24,13 @@ class TaskRef : public detail::CoreRef<detail::TaskCore> {
 
   /// Number of pending cancellation requests: cancel() calls minus
   /// uncancel() calls. Not reset when the task finishes.
-  int cancelling() const noexcept { return p_->cancelling(); }
+  int cancelling() const { return live()->cancelling(); }
   /// Decrements cancelling() (never below 0) and returns it; at 0 a
   /// cancellation not yet delivered is withdrawn.
-  int uncancel() noexcept { return p_->uncancel(); }
+  int uncancel() { return live()->uncancel(); }
   /// The name: the one given to create_task, or `Task-<N>`.
-  std::string get_name() const { return p_->get_name(); }
-  void set_name(std::string name) { p_->set_name(std::move(name)); }
+  std::string get_name() const { return live()->get_name(); }
+  void set_name(std::string name) { live()->set_name(std::move(name)); }
   template <class V>
     requires std::is_arithmetic_v<V>
   void set_name(V v) {
@@ -47,7 +47,7 @@ class TaskRef : public detail::CoreRef<detail::TaskCore> {
     unsupported("set_exception");
   }
   /// `<Task finished name='Task-1'>`, as CPython's repr.
-  std::string repr() const { return p_->repr(); }
+  std::string repr() const { return live()->repr(); }
 
   detail::TaskCore* core() const noexcept { return p_; }
   /// Adopts one reference.
@@ -71,7 +71,7 @@ class Task : public TaskRef {
   /// The result. InvalidStateError("Result is not set.") while pending,
   /// CancelledError if cancelled, else the coroutine's exception.
   std::add_lvalue_reference_t<T> result() const {
-    p_->check_result();
+    live()->check_result();
     return state()->value();
   }
   /// Registers `fn(task)` to run through the loop when the task is done.
@@ -79,13 +79,15 @@ class Task : public TaskRef {
     return add_user_callback<Task<T>>(std::move(fn));
   }
   /// Suspends until the task is done (at once if it is); gives result().
-  auto operator co_await() const& noexcept {
+  auto operator co_await() const& {
+    live();
     auto* s = state();
     return detail::FutureAwaiter(s, [s]() -> decltype(auto) { return s->value(); });
   }
   /// Awaiting a temporary (`co_await create_task(...)`) gives the value
   /// itself, moved out when nobody else holds the task.
-  auto operator co_await() && noexcept {
+  auto operator co_await() && {
+    live();
     auto* s = state();
     return detail::FutureAwaiter(s, [s] { return detail::take_awaited(s); });
   }
@@ -154,12 +156,14 @@ Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name) {
 
 template <class T>
 decltype(auto) EventLoop::run_until_complete(const Future<T>& fut) {
+  fut.done();  // throws for an empty handle
   run_until_done(*fut.state());
   return fut.result();
 }
 
 template <class T>
 decltype(auto) EventLoop::run_until_complete(const Task<T>& task) {
+  task.done();  // throws for an empty handle
   run_until_done(*task.state());
   return task.result();
 }
