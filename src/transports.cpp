@@ -10,6 +10,9 @@
 #include "detail/sockaddr.hpp"
 #include "detail/uv_error.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -365,14 +368,30 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) no
     uv_read_stop(s);
     t->reading_ = false;
     t->read_done_ = true;
-    if (nread == UV_EOF) {
+    // libuv reports EOF on POLLHUP after a short read without reading on,
+    // so a connection reset by the peer can arrive as EOF: one more recv()
+    // tells them apart (CPython's recv() sees the reset).
+    const int status = nread == UV_EOF ? t->pending_socket_error() : static_cast<int>(nread);
+    if (status == UV_EOF) {
       t->post(ev_eof);
     } else {
-      t->read_status_ = static_cast<int>(nread);
+      t->read_status_ = status;
       t->post(ev_read_error);
     }
   }
   // nread == 0: EAGAIN, nothing happened.
+}
+
+int StreamTransport::pending_socket_error() noexcept {
+  // Asks the kernel what recv() says now, without taking data: 0 after the
+  // peer's FIN (an EOF, even if a reset followed, as recv() reports it),
+  // the error of a reset that came instead.
+  uv_os_fd_t fd = -1;
+  char byte;
+  if (uv_fileno(&h_.handle, &fd) != 0) return UV_EOF;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTSOCK && errno != EINTR) return -errno;
+  return UV_EOF;
 }
 
 void StreamTransport::pause_reading() {

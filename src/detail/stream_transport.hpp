@@ -115,6 +115,9 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   static void on_connect(uv_connect_t* req, int status) noexcept;
   static void on_close(uv_handle_t* h) noexcept;
 
+  /// At libuv's EOF: what recv() reports now, as a libuv status (the
+  /// error of a reset libuv took for EOF), or UV_EOF.
+  int pending_socket_error() noexcept;
   /// Records `ev` and queues the transport (once) on the ready queue.
   void post(unsigned ev) noexcept;
   void process();
