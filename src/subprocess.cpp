@@ -3,6 +3,7 @@
 // transport of base_subprocess.py / unix_events.py.
 #include <asyncio/subprocess.hpp>
 
+#include <asyncio/detail/waiters.hpp>
 #include <asyncio/gather.hpp>
 #include <asyncio/sleep.hpp>
 
@@ -17,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace asyncio {
 
@@ -56,16 +57,8 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
     if (int rc = uv_process_kill(&h_, sig)) throw_os_error(rc);
   }
 
-  /// A future set to the return code at exit (≙ _wait's waiter).
-  Future<int> add_waiter() {
-    Future<int> w = get_running_loop().create_future<int>();
-    waiters_.push_back(w);
-    return w;
-  }
-  void remove_waiter(const Future<int>& w) noexcept {
-    auto it = std::find(waiters_.begin(), waiters_.end(), w);
-    if (it != waiters_.end()) waiters_.erase(it);
-  }
+  /// The tasks waiting for the exit (≙ _exit_waiters), woken by finish().
+  WaiterList& exit_waiters() noexcept { return exit_waiters_; }
 
   void run_ready(bool discard) noexcept override {
     queued_ = false;
@@ -108,9 +101,7 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
   /// ≙ _process_exited: publishes the return code and wakes the waiters.
   void finish() noexcept {
     returncode_ = status_;
-    for (Future<int>& w : std::exchange(waiters_, {})) {
-      if (!w.done()) w.set_result(status_);
-    }
+    exit_waiters_.wake(exit_waiters_.size());
     if (!closed_) uv_close(reinterpret_cast<uv_handle_t*>(&h_), &ProcessState::on_close);
   }
 
@@ -118,7 +109,7 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
   LoopCore* core_;  // counted: the state may outlive its EventLoop
   std::shared_ptr<ProcessState> self_;
   std::shared_ptr<StreamTransport> pipes_[3];
-  std::vector<Future<int>> waiters_;
+  WaiterList exit_waiters_;
   std::optional<int> returncode_;
   int pid_ = 0;
   int status_ = 0;
@@ -328,14 +319,11 @@ Coroutine<Process> create_subprocess(SpawnRequest request) {
 namespace {
 
 Coroutine<int> wait_process(std::shared_ptr<ProcessState> s) {
-  if (s->returncode()) co_return *s->returncode();
-  Future<int> w = s->add_waiter();
-  struct End {
-    ProcessState& s;
-    Future<int>& w;
-    ~End() { s.remove_waiter(w); }
-  } end{*s, w};
-  co_return co_await w;
+  if (!s->returncode()) {
+    WaitEntry exited(s->exit_waiters(), &get_running_loop().core());
+    co_await exited;
+  }
+  co_return *s->returncode();
 }
 
 bool is_broken_pipe(const std::system_error& e) noexcept {
