@@ -84,8 +84,12 @@ struct StreamReaderState {
   }
 
   /// ≙ _wait_for_data's checks and waiter: the future to await, with
-  /// WaitEnd clearing it afterwards (whatever happens).
+  /// WaitEnd clearing it afterwards (whatever happens). Throws the stored
+  /// exception instead, if there is one.
   Future<> begin_wait(const char* func) {
+    // A read woken by data may find the connection lost meanwhile: it
+    // raises rather than waiting for a wake-up that cannot come.
+    if (exc) std::rethrow_exception(exc);
     if (waiter)
       throw RuntimeError(std::string(func) +
                          "() called while another coroutine is already waiting for incoming data");

@@ -204,6 +204,14 @@ void StreamTransport::run_ready(bool discard) noexcept {
 }
 
 void StreamTransport::process() {
+  // connection_lost() is due only if it was posted before this entry ran.
+  // One posted by what runs below (a read error after the data, a protocol
+  // that aborts) re-queues the transport, so that it comes after the
+  // wake-ups data_received() queued: the woken read runs first and sees the
+  // data, as after CPython's call_soon(_call_connection_lost)
+  // (PartialRecordReset tests).
+  const bool lost_due = events_ & ev_lost;
+  events_ &= ~ev_lost;
   if (events_ & ev_made) {
     events_ &= ~ev_made;
     make_protocol();
@@ -218,15 +226,13 @@ void StreamTransport::process() {
     events_ &= ~ev_writable;
     maybe_resume_protocol();
     if (closing_ && buffered_ == 0 && !conn_lost_) {
-      // ≙ _write_ready: close() was waiting for the buffer to drain.
+      // ≙ _write_ready: close() was waiting for the buffer to drain, and
+      // connection_lost() follows at once.
       ++conn_lost_;
-      events_ |= ev_lost;
+      return call_connection_lost();
     }
   }
-  if (events_ & ev_lost) {
-    events_ &= ~ev_lost;
-    call_connection_lost();
-  }
+  if (lost_due) call_connection_lost();
 }
 
 void StreamTransport::deliver_data() noexcept {
