@@ -69,13 +69,17 @@ struct GaiRequest {
   }
 };
 
-Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
+/// `call` names the system call the addresses are for ("connect",
+/// "bind", "getaddrinfo"), as CPython's OverflowError does.
+Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int port, AddrInfoOptions o,
+                                         const char* call) {
+  const std::uint16_t checked = checked_port(port, call);
   std::vector<Resolved> out;
   // A numeric address needs no lookup (≙ _ipaddr_info): the common case
   // costs no thread-pool round trip.
   Resolved r;
   if (!host.empty() && (o.type == 0 || o.type == SOCK_STREAM) &&
-      numeric_address(host, port, o.family, r.addr, r.len)) {
+      numeric_address(host, checked, o.family, r.addr, r.len)) {
     r.family = r.addr.ss_family;
     r.type = SOCK_STREAM;
     r.proto = IPPROTO_TCP;
@@ -90,7 +94,7 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
   auto* req = new GaiRequest;
   req->req.data = req;
   req->done = loop.create_future<int>();
-  const std::string service = std::to_string(port);
+  const std::string service = std::to_string(checked);
   int rc = uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
                           service.c_str(), &hints);
   if (rc < 0) {
@@ -189,7 +193,7 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
   const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
   // Named coroutines, not temporaries, inside co_await (GCC 12, see
   // base_events.hpp).
-  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints);
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "connect");
   std::vector<Resolved> infos = co_await lookup;
   std::vector<Resolved> local;
   const bool bind_local = !options.local_host.empty() || options.local_port != 0;
@@ -197,7 +201,7 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
     AddrInfoOptions local_hints = hints;
     if (options.local_host.empty()) local_hints.flags |= AI_PASSIVE;
     Coroutine<std::vector<Resolved>> local_lookup =
-        resolve(loop, std::string(options.local_host), options.local_port, local_hints);
+        resolve(loop, std::string(options.local_host), options.local_port, local_hints, "bind");
     local = co_await local_lookup;
     if (local.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
   }
@@ -242,11 +246,28 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
 }
 
 Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
+  // Connected here rather than by uv_pipe_connect, which truncates a long
+  // path (reaching another socket) and cannot name an abstract one. A Unix
+  // stream connects at once or fails (EAGAIN: the backlog is full, as
+  // libuv reports it too).
+  sockaddr_un un;
+  const socklen_t len = unix_address(path, un);
   DiscardGuard conn{StreamTransport::make(loop, StreamTransport::Kind::pipe)};
-  Future<int> connected = loop.create_future<int>();
-  conn.t->connect_pipe(path.c_str(), connected);
-  int status = co_await connected;
-  if (status < 0) throw_os_error(status);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_errno(errno);
+  int rc;
+  do {
+    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&un), len);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_errno(err);
+  }
+  if (int status = conn.t->open(fd); status < 0) {
+    ::close(fd);
+    throw_os_error(status);
+  }
   std::shared_ptr<Protocol> protocol = factory();
   if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
   std::shared_ptr<StreamTransport> transport = std::move(conn.t);
@@ -388,10 +409,8 @@ void ServerState::add_tcp_listener(const sockaddr* addr, socklen_t len, const Se
 }
 
 void ServerState::add_unix_listener(const std::string& path, const ServerOptions& options) {
-  sockaddr_un un{};
-  if (path.size() >= sizeof un.sun_path) throw_errno(ENAMETOOLONG, "AF_UNIX path too long");
-  un.sun_family = AF_UNIX;
-  std::memcpy(un.sun_path, path.data(), path.size());
+  sockaddr_un un;
+  const socklen_t len = unix_address(path, un);
   const bool abstract = !path.empty() && path[0] == '\0';
   if (!abstract && !path.empty()) {
     // Remove a stale socket file left by a previous server (≙ CPython).
@@ -399,7 +418,6 @@ void ServerState::add_unix_listener(const std::string& path, const ServerOptions
     if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   }
   int fd = open_socket(AF_UNIX, 0);
-  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&un), len) != 0) {
     int err = errno;
     ::close(fd);
@@ -497,7 +515,7 @@ struct CloseOnError {
 Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                 ServerOptions options) {
   const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
-  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints);
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "bind");
   std::vector<Resolved> infos = co_await lookup;
   if (infos.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
@@ -563,7 +581,7 @@ Coroutine<> start_serving(std::shared_ptr<ServerState> s) {
 }
 
 Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
-  Coroutine<std::vector<Resolved>> lookup = resolve(loop, std::move(host), port, o);
+  Coroutine<std::vector<Resolved>> lookup = resolve(loop, std::move(host), port, o, "getaddrinfo");
   std::vector<Resolved> infos = co_await lookup;
   std::vector<AddrInfo> out;
   for (const auto& r : infos)

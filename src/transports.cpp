@@ -83,11 +83,6 @@ int StreamTransport::connect(const sockaddr* addr, Future<int> done) {
   return rc;
 }
 
-void StreamTransport::connect_pipe(const char* path, Future<int> done) {
-  connect_done_ = std::move(done);
-  uv_pipe_connect(&connect_req_, &h_.pipe, path, &StreamTransport::on_connect);
-}
-
 void StreamTransport::on_connect(uv_connect_t* req, int status) noexcept {
   auto* t = static_cast<StreamTransport*>(req->data);
   // Completing the future only schedules its waiter; a cancelled

@@ -11,7 +11,9 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace asyncio {
@@ -56,14 +58,32 @@ SocketAddress to_socket_address(const sockaddr* sa, socklen_t len) {
   return out;
 }
 
-bool numeric_address(std::string_view host, int port, int family, sockaddr_storage& out, socklen_t& len) {
+std::uint16_t checked_port(int port, const char* call) {
+  if (port < 0 || port > 65535) throw std::overflow_error(std::string(call) + "(): port must be 0-65535.");
+  return static_cast<std::uint16_t>(port);
+}
+
+socklen_t unix_address(std::string_view path, sockaddr_un& out) {
+  std::memset(&out, 0, sizeof out);
+  out.sun_family = AF_UNIX;
+  // As CPython: an empty path is the abstract case too (autobind).
+  const bool abstract = path.empty() || path[0] == '\0';
+  if (path.find('\0', abstract ? 1 : 0) != std::string_view::npos) throw std::invalid_argument("embedded null byte");
+  // A path needs room for its terminating NUL; an abstract name does not.
+  if (path.size() > sizeof out.sun_path - (abstract ? 0 : 1))
+    throw OSError(std::make_error_code(std::errc::filename_too_long), "AF_UNIX path too long");
+  std::memcpy(out.sun_path, path.data(), path.size());
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+}
+
+bool numeric_address(std::string_view host, std::uint16_t port, int family, sockaddr_storage& out, socklen_t& len) {
   std::memset(&out, 0, sizeof out);
   std::string h(host);
   if (family == AF_UNSPEC || family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&out);
     if (inet_pton(AF_INET, h.c_str(), &in->sin_addr) == 1) {
       in->sin_family = AF_INET;
-      in->sin_port = htons(static_cast<std::uint16_t>(port));
+      in->sin_port = htons(port);
       len = sizeof(sockaddr_in);
       return true;
     }
@@ -72,7 +92,7 @@ bool numeric_address(std::string_view host, int port, int family, sockaddr_stora
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&out);
     if (h.find('%') == std::string::npos && inet_pton(AF_INET6, h.c_str(), &in6->sin6_addr) == 1) {
       in6->sin6_family = AF_INET6;
-      in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+      in6->sin6_port = htons(port);
       len = sizeof(sockaddr_in6);
       return true;
     }

@@ -89,6 +89,16 @@ void send_then_reset(int fd, std::string_view data) {
   close(fd);
 }
 
+Coroutine<> echo_lines(StreamReader reader, StreamWriter writer) {
+  for (;;) {
+    std::string line = co_await reader.readline();
+    if (line.empty()) break;
+    writer.write(line);
+    co_await writer.drain();
+  }
+  writer.close();
+}
+
 enum class Read { readline, readuntil, readexactly, read };
 
 /// Reads with `op` until something is thrown; gives what was thrown.
@@ -283,3 +293,123 @@ TEST(PartialRecordReset, AWaitAfterTheExceptionRaisesIt) {
   });
 }
 
+// ---- endpoints: ports and Unix paths -----------------------------------------
+
+namespace {
+
+struct NullProtocol : Protocol {};
+std::shared_ptr<NullProtocol> null_protocol() { return std::make_shared<NullProtocol>(); }
+
+}  // namespace
+
+TEST(Endpoints, PortOutOfRangeIsOverflowErrorForConnections) {
+  // CPython: sock.connect(('127.0.0.1', 70000)) raises OverflowError
+  // "connect(): port must be 0-65535."; before, P + 65536 reached P.
+  run_net([](NetLoop&) -> Coroutine<> {
+    Server server = co_await start_server(echo_lines, "127.0.0.1", 0);
+    const int port = port_of(server);
+    for (int bad : {port + 65536, -1, 65536, 1 << 20, -65536 + port}) {
+      std::exception_ptr e = co_await asyncio_test::raises(open_connection("127.0.0.1", bad));
+      EXPECT_EXC(e, std::overflow_error, "connect(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(create_connection(get_running_loop(), null_protocol, "127.0.0.1", bad));
+      EXPECT_EXC(e, std::overflow_error, "connect(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(open_connection("localhost", bad));
+      EXPECT_EXC(e, std::overflow_error, "connect(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(
+          create_connection(get_running_loop(), null_protocol, "127.0.0.1", port, {.local_port = bad}));
+      EXPECT_EXC(e, std::overflow_error, "bind(): port must be 0-65535.");
+    }
+    co_await net_test::close_server(server);
+  });
+}
+
+TEST(Endpoints, PortOutOfRangeIsOverflowErrorForServersAndLookups) {
+  run_net([](NetLoop&) -> Coroutine<> {
+    for (int bad : {70000, -1, 65536}) {
+      std::exception_ptr e = co_await asyncio_test::raises(start_server(echo_lines, "127.0.0.1", bad));
+      EXPECT_EXC(e, std::overflow_error, "bind(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(create_server(get_running_loop(), null_protocol, "127.0.0.1", bad));
+      EXPECT_EXC(e, std::overflow_error, "bind(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(start_server(echo_lines, nullptr, bad));
+      EXPECT_EXC(e, std::overflow_error, "bind(): port must be 0-65535.");
+      // CPython hands the number to the C library, which wraps it (a
+      // departure: the lookup refuses it as connect() and bind() do).
+      e = co_await asyncio_test::raises(getaddrinfo(get_running_loop(), "127.0.0.1", bad));
+      EXPECT_EXC(e, std::overflow_error, "getaddrinfo(): port must be 0-65535.");
+      e = co_await asyncio_test::raises(getaddrinfo(get_running_loop(), "localhost", bad));
+      EXPECT_EXC(e, std::overflow_error, "getaddrinfo(): port must be 0-65535.");
+    }
+    // The bounds themselves are fine.
+    std::vector<AddrInfo> infos = co_await getaddrinfo(get_running_loop(), "127.0.0.1", 65535);
+    EXPECT_EQ(infos.at(0).address.port, 65535);
+    infos = co_await getaddrinfo(get_running_loop(), "127.0.0.1", 0);
+    EXPECT_EQ(infos.at(0).address.port, 0);
+  });
+}
+
+namespace {
+
+std::atomic<int> g_unix_connections{0};
+Coroutine<> count_unix_connection(StreamReader, StreamWriter writer) {
+  ++g_unix_connections;
+  writer.close();
+  co_return;
+}
+
+}  // namespace
+
+TEST(Endpoints, OverLongUnixPathIsRefusedNotTruncated) {
+  // A 133-byte path whose first 107 bytes name a listening socket: libuv
+  // truncated it and connected there. CPython: OSError("AF_UNIX path too
+  // long") for the client as for the server.
+  g_unix_connections = 0;
+  run_net([](NetLoop&) -> Coroutine<> {
+    std::string prefix = net_test::unix_path("long");
+    std::string real = prefix + std::string(107 - prefix.size(), 'x');
+    EXPECT_EQ(real.size(), 107u);
+    Server server = co_await start_unix_server(count_unix_connection, real);
+    const std::string too_long = real + std::string(26, 'y');
+    std::exception_ptr e = co_await asyncio_test::raises(open_unix_connection(too_long));
+    EXPECT_EXC(e, std::system_error, "AF_UNIX path too long");
+    e = co_await asyncio_test::raises(create_unix_connection(get_running_loop(), null_protocol, too_long));
+    EXPECT_EXC(e, std::system_error, "AF_UNIX path too long");
+    e = co_await asyncio_test::raises(start_unix_server(count_unix_connection, too_long));
+    EXPECT_EXC(e, std::system_error, "AF_UNIX path too long");
+    e = co_await asyncio_test::raises(create_unix_server(get_running_loop(), null_protocol, too_long));
+    EXPECT_EXC(e, std::system_error, "AF_UNIX path too long");
+    // 108 bytes leave no room for the terminating NUL either.
+    e = co_await asyncio_test::raises(open_unix_connection(real + "z"));
+    EXPECT_EXC(e, std::system_error, "AF_UNIX path too long");
+    co_await asyncio::sleep(0.01);
+    EXPECT_EQ(g_unix_connections.load(), 0) << "a connection reached the socket named by the truncated path";
+    // The 107-byte path itself works.
+    auto [reader, writer] = co_await open_unix_connection(real);
+    const bool accepted = co_await until([] { return g_unix_connections.load() == 1; });
+    EXPECT_TRUE(accepted);
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}
+
+TEST(Endpoints, UnixPathWithEmbeddedNulIsValueError) {
+  // CPython: ValueError "embedded null byte"; a leading NUL is Linux's
+  // abstract namespace, and that connects.
+  run_net([](NetLoop&) -> Coroutine<> {
+    std::string path = net_test::unix_path("nul");
+    std::string with_nul = path + std::string(1, '\0') + "tail";
+    std::exception_ptr e = co_await asyncio_test::raises(open_unix_connection(with_nul));
+    EXPECT_EXC(e, std::invalid_argument, "embedded null byte");
+    e = co_await asyncio_test::raises(start_unix_server(count_unix_connection, with_nul));
+    EXPECT_EXC(e, std::invalid_argument, "embedded null byte");
+    g_unix_connections = 0;
+    const std::string abstract = std::string(1, '\0') + "asyncio-test-abstract-" + std::to_string(getpid());
+    Server server = co_await start_unix_server(count_unix_connection, abstract);
+    auto [reader, writer] = co_await open_unix_connection(abstract);
+    const bool accepted = co_await until([] { return g_unix_connections.load() == 1; });
+    EXPECT_TRUE(accepted);
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}

@@ -54,10 +54,9 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   /// Starts connecting; the future gets the libuv status (0 on success).
   /// Returns a status < 0 when the connect could not even start.
   int connect(const sockaddr* addr, Future<int> done);
-  void connect_pipe(const char* path, Future<int> done);
-  /// Kind::pipe: adopts the connected socket or pipe `fd` (ownership
-  /// passes on success). Returns the libuv status.
-  int open(int fd) noexcept { return uv_pipe_open(&h_.pipe, fd); }
+  /// Adopts the connected socket (or, Kind::pipe, the pipe) `fd`:
+  /// ownership passes on success. Returns the libuv status.
+  int open(int fd) noexcept { return kind_ == Kind::tcp ? uv_tcp_open(&h_.tcp, fd) : uv_pipe_open(&h_.pipe, fd); }
   /// The write end of a pipe (no reading; write_eof() closes it).
   void set_write_pipe() noexcept { write_pipe_ = true; }
   /// Client side, once connected: sets the protocol, calls
