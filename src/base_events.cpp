@@ -280,42 +280,49 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
 /// A listening socket. Owned by its handle: freed by the close callback.
 /// It holds the server while open, so a server nobody references goes on
 /// serving (as CPython's loop holds the server through its reader).
+///
+/// The socket is polled and accepted here (≙ selector_events
+/// _accept_connection), not by uv_listen: on EMFILE libuv closes a spare
+/// descriptor, accepts and drops the connection, and when that trick fails
+/// it retries accept() at once for ever inside one poll (the loop freezes).
+/// Here a resource error stops accepting for accept_retry_delay, reported
+/// once; the connections wait in the backlog (design-notes.md, "Accepting").
 class ServerState::Listener final : public UvHandleOwner {
  public:
   /// A listener for the bound socket `fd` (which it owns from now on).
   static Listener* make(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd) {
     Listener* l;
     try {
-      l = new Listener(std::move(server), kind);
+      l = new Listener(std::move(server), kind, fd);
     } catch (...) {
       ::close(fd);
       throw;
     }
-    int rc = kind == StreamTransport::Kind::tcp ? uv_tcp_open(&l->h_.tcp, fd) : uv_pipe_open(&l->h_.pipe, fd);
-    if (rc < 0) {
-      ::close(fd);
-      uv_close(&l->h_.handle, &Listener::on_close);  // frees it
+    if (int rc = uv_poll_init_socket(l->uv(), &l->poll_, fd); rc < 0) {
+      delete l;  // closes fd
       throw_os_error(rc);
     }
+    l->poll_.data = static_cast<UvHandleOwner*>(l);
     return l;
   }
 
-  int fd() const noexcept {
-    uv_os_fd_t fd = -1;
-    uv_fileno(&h_.handle, &fd);
-    return fd;
+  int fd() const noexcept { return fd_; }
+  /// listen(2) and start accepting. Returns a libuv status.
+  int listen(int backlog) noexcept {
+    if (::listen(fd_, backlog) != 0) return -errno;
+    return resume();
   }
-  int listen(int backlog) noexcept { return uv_listen(&h_.stream, backlog, &Listener::on_connection); }
 
   /// Closes the socket (removing a Unix socket's file when asked).
   void close() noexcept {
-    if (uv_is_closing(&h_.handle)) return;
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_))) return;
+    retry_.cancel();
     if (!unix_path.empty()) {
       // ≙ _UnixSelectorEventLoop._stop_serving (3.13): only our own file.
       struct stat st {};
       if (::stat(unix_path.c_str(), &st) == 0 && st.st_ino == unix_ino) ::unlink(unix_path.c_str());
     }
-    uv_close(&h_.handle, &Listener::on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Listener::on_close);
   }
   /// Through the server, so that its list of listeners stays right.
   void close_for_loop_shutdown() noexcept override { server_->close(); }
@@ -324,42 +331,95 @@ class ServerState::Listener final : public UvHandleOwner {
   ino_t unix_ino = 0;
 
  private:
+  // ≙ constants.ACCEPT_RETRY_DELAY
+  static constexpr double accept_retry_delay = 1.0;
+
+  Listener(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd)
+      : server_(std::move(server)), kind_(kind), fd_(fd) {}
+  ~Listener() { ::close(fd_); }
+
+  uv_loop_t* uv() const noexcept { return uv_loop_of(*server_->core->owner); }
   static Listener* from(uv_handle_t* h) noexcept { return static_cast<Listener*>(static_cast<UvHandleOwner*>(h->data)); }
   static void on_close(uv_handle_t* h) noexcept { delete from(h); }
 
-  static void on_connection(uv_stream_t* s, int status) noexcept {
-    // ≙ _accept_connection: accept now (no user code here), make the
-    // protocol on the next pass. Accept errors (EMFILE...) are left to
-    // libuv, which retries.
-    if (status < 0) return;
-    Listener* l = from(reinterpret_cast<uv_handle_t*>(s));
-    try {
-      auto t = StreamTransport::make(*l->server_->core->owner, l->kind_);
-      if (uv_accept(s, t->stream()) != 0) {
-        t->discard();
-        return;
+  int resume() noexcept { return uv_poll_start(&poll_, UV_READABLE, &Listener::on_readable); }
+
+  static void on_readable(uv_poll_t* p, int status, int) noexcept {
+    Listener* l = from(reinterpret_cast<uv_handle_t*>(p));
+    if (status < 0) return l->back_off(-status);
+    // As many as the backlog per wake-up (≙ CPython, bpo-27906).
+    for (int i = 0; i < l->server_->backlog; ++i) {
+      const int fd = ::accept4(l->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
+        if (!retry_at_once(err)) return l->back_off(err);
+        continue;
       }
-      t->accepted(l->server_);
-    } catch (...) {
-      // Out of memory: the connection stays in the backlog.
+      if (int err = l->adopt(fd)) return l->back_off(err);
     }
   }
 
-  Listener(std::shared_ptr<ServerState> server, StreamTransport::Kind kind) : server_(std::move(server)), kind_(kind) {
-    uv_loop_t* uv = uv_loop_of(*server_->core->owner);
-    int rc = kind == StreamTransport::Kind::tcp ? uv_tcp_init(uv, &h_.tcp) : uv_pipe_init(uv, &h_.pipe, 0);
-    if (rc < 0) throw_os_error(rc);
-    h_.handle.data = static_cast<UvHandleOwner*>(this);
+  /// A connection that went away before accept() took it: ECONNABORTED,
+  /// and the pending network errors accept(2) says to treat as EAGAIN.
+  static bool retry_at_once(int err) noexcept {
+    switch (err) {
+      case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+      case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH:
+        return true;
+      default:
+        return false;
+    }
   }
 
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h_;
+  /// A transport for the accepted `fd`; its protocol is made on the next
+  /// pass. Returns 0, or the errno that stopped it (`fd` is then closed).
+  int adopt(int fd) noexcept {
+    try {
+      auto t = StreamTransport::make(*server_->core->owner, kind_);
+      if (int rc = t->open(fd); rc < 0) {
+        ::close(fd);
+        t->discard();
+        return -rc;
+      }
+      t->accepted(server_);
+      return 0;
+    } catch (...) {
+      ::close(fd);
+      return ENOMEM;
+    }
+  }
+
+  /// Stops accepting for accept_retry_delay and reports `err` once through
+  /// the exception handler, on the ready queue (no user code in a libuv
+  /// callback). CPython backs off only for EMFILE, ENFILE, ENOBUFS and
+  /// ENOMEM and logs other errors at every wake-up; here every error backs
+  /// off, so none can spin.
+  void back_off(int err) noexcept {
+    uv_poll_stop(&poll_);
+    try {
+      EventLoop& loop = *server_->core->owner;
+      retry_ = loop.call_later(accept_retry_delay, [this] {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_)) && server_->serving) {
+          if (int rc = resume(); rc < 0) back_off(-rc);
+        }
+      });
+      const bool resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+      ExceptionContext ctx;
+      ctx.message = resources ? "socket.accept() out of system resource" : "socket.accept() failed";
+      ctx.exception = make_os_error(-err);
+      loop.call_soon([&loop, ctx = std::move(ctx)] { loop.call_exception_handler(ctx); });
+    } catch (...) {
+      // Out of memory for the report: the retry may be lost too; serving
+      // stops rather than spins.
+    }
+  }
+
+  uv_poll_t poll_;
   std::shared_ptr<ServerState> server_;
   StreamTransport::Kind kind_;
+  int fd_;
+  TimerHandle retry_;
 };
 
 ServerState::ServerState(EventLoop& loop, ProtocolFactory f, int backlog_)
