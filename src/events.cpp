@@ -4,6 +4,7 @@
 
 #include <asyncio/futures.hpp>
 #include <asyncio/tasks.hpp>
+#include <asyncio/threads.hpp>
 
 #include "detail/loop_impl.hpp"
 #include "detail/report.hpp"
@@ -18,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace asyncio {
@@ -92,8 +94,20 @@ class ThreadsafeQueue {
   }
   LoopCore* core() const noexcept { return core_; }
 
+  // The executor calls that are out (loop thread only).
+  void track(std::shared_ptr<ExecutorCall> call) {
+    ExecutorCall* key = call.get();
+    calls_.emplace(key, std::move(call));
+  }
+  void untrack(ExecutorCall* call) noexcept { calls_.erase(call); }
+  /// At close, after the posted finishes were dropped (and so run).
+  void abandon_calls() noexcept {
+    for (auto& [key, call] : std::exchange(calls_, {})) call->abandon();
+  }
+
  private:
-  std::mutex mutex_;  // guards the rest; core_ and async_ are used only while open
+  std::unordered_map<ExecutorCall*, std::shared_ptr<ExecutorCall>> calls_;
+  std::mutex mutex_;  // guards what follows; core_ and async_ are used only while open
   std::vector<HandleState*> queue_;
   bool closed_ = false;
   LoopCore* core_;
@@ -106,6 +120,9 @@ bool post(ThreadsafeQueue& port, std::function<void()> cb) {
   delete h;
   return false;
 }
+
+void track_call(ThreadsafeQueue& port, std::shared_ptr<ExecutorCall> call) { port.track(std::move(call)); }
+void untrack_call(ThreadsafeQueue& port, ExecutorCall* call) noexcept { port.untrack(call); }
 
 void LoopCore::drain_threadsafe() noexcept {
   for (HandleState* h : static_cast<ThreadsafeQueue*>(threadsafe_queue)->take()) enqueue(h);
@@ -398,6 +415,7 @@ void EventLoop::close() {
   im.closed = true;
   core_->accepting = false;
   for (HandleState* h : im.posted->close()) h->run_ready(true);
+  im.posted->abandon_calls();
   for (detail::ReadyNode* n = core_->take_all(); n;) {
     detail::ReadyNode* next = n->next;
     n->run_ready(true);

@@ -137,7 +137,12 @@ void FutureCore::run_callbacks() noexcept {
 }
 
 void FutureCore::run_ready(bool discard) noexcept {
-  if (!discard) run_callbacks();
+  // Dropped by a closed loop: the callbacks will never run, and one that
+  // holds this future would keep it alive for good.
+  if (discard)
+    callbacks_.clear();
+  else
+    run_callbacks();
   decref();
 }
 

@@ -211,6 +211,10 @@ void TaskCore::orphan() noexcept {
     w->remove_callback(this);
     w->decref();
   }
+  // The callbacks can never run now. Let go of them: one that holds this
+  // task (run_coroutine_threadsafe's, a user's lambda capturing the handle)
+  // would otherwise keep it alive for good.
+  callbacks_.clear();
   unlink();
   decref();
 }

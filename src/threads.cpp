@@ -15,9 +15,14 @@ namespace {
 // reference is released there, on the loop's thread, not in a worker.
 struct FinishOnLoop {
   std::shared_ptr<ExecutorCall> call;
-  void operator()() { std::exchange(call, nullptr)->finish(); }
+  std::shared_ptr<ThreadsafeQueue> port;
+  void operator()() { finish(); }
   ~FinishOnLoop() {
-    if (call && call->on_loop_thread()) call->finish();
+    if (call && call->on_loop_thread()) finish();
+  }
+  void finish() noexcept {
+    untrack_call(*port, call.get());
+    std::exchange(call, nullptr)->finish();
   }
 };
 
@@ -25,12 +30,14 @@ struct FinishOnLoop {
 
 void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<ExecutorCall> call) {
   ThreadPoolExecutor& ex = executor ? *executor : loop.default_executor();
-  ex.submit([call, port = threadsafe_port(loop)]() mutable {
+  std::shared_ptr<ThreadsafeQueue> port = threadsafe_port(loop);
+  ex.submit([call, port]() mutable {
     if (call->start()) call->run();
-    // Refused once the loop is closed: the future's reference then leaks
-    // rather than being released from this thread.
-    post(*port, FinishOnLoop{std::move(call)});
+    // Refused once the loop is closed: the loop's close() has then
+    // abandoned the call (released its future on the loop's thread).
+    post(*port, FinishOnLoop{std::move(call), port});
   });
+  track_call(*port, std::move(call));
 }
 
 bool post_to_loop(EventLoop& loop, std::function<void()> cb) { return post(*threadsafe_port(loop), std::move(cb)); }

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -320,4 +322,106 @@ TEST(Threads, EightThreadsHammerOneLoop) {
     for (int i = 0; i < per_thread; i += 50) expected += k + i;
   }
   EXPECT_EQ(sum.load(), expected);
+}
+
+// Issue 10, defect 5: a run_coroutine_threadsafe task still pending when its
+// loop closes was never freed (the task held the done-callback that held the
+// run state that held the task), and the caller's future never completed.
+// Now the loop's close breaks the cycle: the coroutine's frame is freed and
+// the caller's future raises RuntimeError("Event loop is closed").
+namespace {
+
+std::atomic<int> g_live_frames{0};
+struct FrameCounter {
+  FrameCounter() { ++g_live_frames; }
+  FrameCounter(const FrameCounter&) = delete;
+  ~FrameCounter() { --g_live_frames; }
+};
+
+Coroutine<int> wait_for_ever(Future<> never) {
+  FrameCounter counted;
+  co_await never;
+  co_return 1;
+}
+
+Coroutine<int> counted_frame() {
+  FrameCounter counted;
+  co_return 2;
+}
+
+}  // namespace
+
+TEST(Threads, RunCoroutineThreadsafePendingAtLoopCloseIsFreedAndFailsTheFuture) {
+  g_live_frames = 0;
+  std::vector<ConcurrentFuture<int>> futures;
+  {
+    TestLoop t(false);
+    Future<> never = t.loop.create_future();
+    constexpr int posters = 16, per_poster = 20;
+    std::vector<std::thread> ths;
+    std::mutex m;
+    for (int k = 0; k < posters; ++k)
+      ths.emplace_back([&] {
+        for (int i = 0; i < per_poster; ++i) {
+          ConcurrentFuture<int> f = run_coroutine_threadsafe(wait_for_ever(never), t.loop);
+          std::lock_guard lock(m);
+          futures.push_back(std::move(f));
+        }
+      });
+    for (auto& th : ths) th.join();
+    // Every task is created and suspended on `never`.
+    t.loop.run_until_complete([](int n) -> Coroutine<> {
+      while (g_live_frames.load() < n) co_await asyncio::sleep(0.001);
+    }(posters * per_poster));
+    never = {};
+    t.loop.close();
+    EXPECT_EQ(t.log.calls.size(), static_cast<std::size_t>(posters * per_poster));
+    for (const auto& c : t.log.calls) EXPECT_EQ(c.message, "Task was destroyed but it is pending!");
+  }
+  EXPECT_EQ(g_live_frames.load(), 0) << "frames of pending tasks leaked at loop close";
+  for (ConcurrentFuture<int>& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_THROW_MSG(f.get(), RuntimeError, "Event loop is closed");
+  }
+}
+
+TEST(Threads, RunCoroutineThreadsafeNeverStartedAtLoopCloseFailsTheFuture) {
+  // Posted, but the loop closes before it takes the post: the coroutine is
+  // freed unrun and the caller's future fails the same way.
+  g_live_frames = 0;
+  std::optional<ConcurrentFuture<int>> f;
+  {
+    TestLoop t(false);
+    std::thread th([&] { f.emplace(run_coroutine_threadsafe(counted_frame(), t.loop)); });
+    th.join();
+    t.loop.close();
+  }
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_THROW_MSG(f->get(), RuntimeError, "Event loop is closed");
+  EXPECT_EQ(g_live_frames.load(), 0);
+}
+
+TEST(Threads, RunInExecutorPendingAtLoopCloseIsFreed) {
+  // The same cycle through a done-callback: the executor call holds its
+  // future, whose done-callback holds the call. A call still running in
+  // the user's own executor when the loop closes used to leak both.
+  g_live_frames = 0;
+  ThreadPoolExecutor executor(1);
+  std::atomic<bool> release{false};
+  {
+    TestLoop t(false);
+    auto payload = std::make_shared<FrameCounter>();
+    Future<int> fut = t.loop.run_in_executor(&executor, [payload, &release] {
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return 3;
+    });
+    payload.reset();
+    t.run_passes(2);
+    fut = {};
+    t.loop.close();
+  }
+  release = true;
+  executor.shutdown(true);
+  EXPECT_EQ(g_live_frames.load(), 0) << "the executor call or its future leaked";
 }

@@ -37,6 +37,10 @@ class ExecutorCall {
   /// Loop thread: completes the future (unless cancelled) and drops it.
   /// Idempotent.
   virtual void finish() noexcept = 0;
+  /// Loop thread, at close: drops the future without completing it (the
+  /// call may still be running in its worker). Breaks the cycle of the
+  /// call, its future and the future's done-callback, which holds the call.
+  virtual void abandon() noexcept = 0;
   /// Claims the call for a worker; false if it was cancelled first.
   bool start() noexcept {
     int queued = 0;
@@ -86,6 +90,9 @@ class ExecutorCallOf final : public ExecutorCall {
     }
     std::exchange(fut_, nullptr)->decref();
   }
+  void abandon() noexcept override {
+    if (fut_) std::exchange(fut_, nullptr)->decref();
+  }
 
  private:
   using Slot = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
@@ -116,6 +123,46 @@ struct ThreadsafeRun {
   std::promise<T> promise;    // set on the loop thread
   std::atomic<bool> cancel_requested{false};
   TaskRef task;               // loop thread only
+  bool settled = false;       // the promise is set; with `task`, loop thread only
+
+  /// The task is done: its outcome goes to the caller's future.
+  void settle(Task<T>& t) noexcept {
+    settled = true;
+    try {
+      if constexpr (std::is_void_v<T>) {
+        t.result();
+        promise.set_value();
+      } else {
+        promise.set_value(std::move(t.result()));
+      }
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+    }
+    task = TaskRef();
+  }
+  void fail(std::exception_ptr e) noexcept {
+    settled = true;
+    promise.set_exception(std::move(e));
+  }
+};
+
+/// Shared by the two callables the loop holds for a run (the posted one
+/// that makes the task, the task's done-callback). When the last of them
+/// goes without having settled the run — the loop closed before the task
+/// was made or finished — the caller's future fails with
+/// RuntimeError("Event loop is closed") and the coroutine and task are let
+/// go on the loop's thread: nothing waits for ever, nothing leaks.
+template <class T>
+struct ThreadsafeRunGuard {
+  explicit ThreadsafeRunGuard(std::shared_ptr<ThreadsafeRun<T>> r) noexcept : run(std::move(r)) {}
+  ThreadsafeRunGuard(const ThreadsafeRunGuard&) = delete;
+  ThreadsafeRunGuard& operator=(const ThreadsafeRunGuard&) = delete;
+  ~ThreadsafeRunGuard() {
+    if (!run->settled) run->fail(std::make_exception_ptr(RuntimeError("Event loop is closed")));
+    run->task = TaskRef();
+    run->coro = Coroutine<T>();
+  }
+  std::shared_ptr<ThreadsafeRun<T>> run;
 };
 
 bool post_to_loop(EventLoop& loop, std::function<void()> cb);
@@ -177,34 +224,27 @@ class ConcurrentFuture : public std::future<T> {
 /// returned future gets its result, its exception, or CancelledError.
 /// Throws RuntimeError("Event loop is closed") if the loop is closed. A
 /// task factory that throws fails the future and is reported through the
-/// loop's exception handler.
+/// loop's exception handler. If the loop is closed before the task is made
+/// or while it is still pending, the future fails with RuntimeError("Event
+/// loop is closed") (CPython's would stay pending for ever), and the
+/// coroutine is freed on the loop's thread.
 template <class T>
 ConcurrentFuture<T> run_coroutine_threadsafe(Coroutine<T> coro, EventLoop& loop) {
   auto run = std::make_shared<detail::ThreadsafeRun<T>>(std::move(coro));
   std::future<T> f = run->promise.get_future();
+  auto guard = std::make_shared<detail::ThreadsafeRunGuard<T>>(run);
   EventLoop* lp = &loop;
-  const bool posted = detail::post_to_loop(loop, [run, lp] {
+  const bool posted = detail::post_to_loop(loop, [guard, lp] {
+    detail::ThreadsafeRun<T>& run = *guard->run;
     try {
-      Task<T> task = lp->create_task(std::move(run->coro));
-      run->task = task;
-      if (run->cancel_requested) task.cancel();
-      task.add_done_callback([run](Task<T> t) {
-        try {
-          if constexpr (std::is_void_v<T>) {
-            t.result();
-            run->promise.set_value();
-          } else {
-            run->promise.set_value(std::move(t.result()));
-          }
-        } catch (...) {
-          run->promise.set_exception(std::current_exception());
-        }
-        run->task = TaskRef();
-      });
+      Task<T> task = lp->create_task(std::move(run.coro));
+      run.task = task;
+      if (run.cancel_requested) task.cancel();
+      task.add_done_callback([guard](Task<T> t) { guard->run->settle(t); });
     } catch (...) {
       // As CPython: the future fails, and the error is also raised out of
       // this callback, which the loop reports ("Exception in callback").
-      run->promise.set_exception(std::current_exception());
+      run.fail(std::current_exception());
       throw;
     }
   });

@@ -24,6 +24,13 @@ std::shared_ptr<ThreadsafeQueue> threadsafe_port(EventLoop& loop);
 /// Callable from any thread.
 bool post(ThreadsafeQueue& port, std::function<void()> cb);
 
+class ExecutorCall;
+/// Loop thread: `call` is out in an executor until untrack_call(). The
+/// calls still out when the loop closes are abandoned there (their futures
+/// released on the loop's thread: a worker must not touch them).
+void track_call(ThreadsafeQueue& port, std::shared_ptr<ExecutorCall> call);
+void untrack_call(ThreadsafeQueue& port, ExecutorCall* call) noexcept;
+
 }  // namespace asyncio::detail
 
 #endif  // ASYNCIO_SRC_DETAIL_THREADSAFE_HPP
