@@ -347,8 +347,9 @@ class ServerState::Listener final : public UvHandleOwner {
   static void on_readable(uv_poll_t* p, int status, int) noexcept {
     Listener* l = from(reinterpret_cast<uv_handle_t*>(p));
     if (status < 0) return l->back_off(-status);
-    // As many as the backlog per wake-up (≙ CPython, bpo-27906).
-    for (int i = 0; i < l->server_->backlog; ++i) {
+    // As many as the backlog per wake-up (≙ CPython, bpo-27906); at least
+    // one, or a backlog of 0 would accept nothing at all.
+    for (int i = 0, n = std::max(l->server_->backlog, 1); i < n; ++i) {
       const int fd = ::accept4(l->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         const int err = errno;

@@ -9,6 +9,7 @@
 #include "detail/loop_impl.hpp"
 #include "detail/report.hpp"
 #include "detail/threadsafe.hpp"
+#include "detail/uv_error.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <uv.h>
@@ -185,12 +186,35 @@ double monotonic() noexcept {
 
 EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
 
+namespace {
+
+/// The loop's own libuv state: the loop, its wake-up timer and the async
+/// handle other threads wake it with. Each can fail at the descriptor limit
+/// (epoll, eventfd): then what was made is closed again and OSError raised,
+/// as CPython's new_event_loop() raises it from the selector.
+void init_uv(uv_loop_t& uv, uv_timer_t& wake, uv_async_t& async) {
+  if (int rc = uv_loop_init(&uv)) detail::throw_os_error(rc);
+  int rc = uv_timer_init(&uv, &wake);
+  if (rc == 0) rc = uv_async_init(&uv, &async, [](uv_async_t*) {});
+  if (rc == 0) return;
+  uv_walk(&uv, [](uv_handle_t* h, void*) { uv_close(h, nullptr); }, nullptr);
+  uv_run(&uv, UV_RUN_DEFAULT);
+  uv_loop_close(&uv);
+  detail::throw_os_error(rc);
+}
+
+}  // namespace
+
 EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(new Impl) {
   core_->owner = this;
   impl_->virtual_time = options.virtual_time;
-  if (int rc = uv_loop_init(&impl_->uv)) throw RuntimeError(std::string("uv_loop_init: ") + uv_strerror(rc));
-  uv_timer_init(&impl_->uv, &impl_->wake);
-  uv_async_init(&impl_->uv, &impl_->async, [](uv_async_t*) {});
+  try {
+    init_uv(impl_->uv, impl_->wake, impl_->async);
+  } catch (...) {
+    core_->owner = nullptr;
+    core_->decref();
+    throw;
+  }
   impl_->wake.data = impl_->async.data = nullptr;
   impl_->posted = std::make_shared<detail::ThreadsafeQueue>(core_, &impl_->async);
   core_->threadsafe_queue = impl_->posted.get();

@@ -217,6 +217,10 @@ void StreamTransport::process() {
   } else if (!paused_) {
     deliver_reads();
   }
+  if (events_ & ev_shutdown_error) {
+    events_ &= ~ev_shutdown_error;
+    if (!conn_lost_) write_failed(shutdown_status_);
+  }
   if (events_ & ev_writable) {
     events_ &= ~ev_writable;
     maybe_resume_protocol();
@@ -336,7 +340,15 @@ void StreamTransport::update_reading() noexcept {
   if (handle_closed_ || uv_is_closing(&h_.handle)) return;
   const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_ && !write_pipe_;
   if (want && !reading_) {
-    reading_ = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read) == 0;
+    const int rc = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read);
+    reading_ = rc == 0;
+    if (rc < 0) {
+      // Not reading would leave the protocol waiting for ever: a read
+      // error, as if the first read had failed.
+      read_done_ = true;
+      read_status_ = rc;
+      post(ev_read_error);
+    }
   } else if (!want && reading_) {
     uv_read_stop(&h_.stream);
     reading_ = false;
@@ -528,7 +540,19 @@ void StreamTransport::write_eof() {
 void StreamTransport::shutdown() noexcept {
   if (shutdown_sent_ || handle_closed_ || uv_is_closing(&h_.handle)) return;
   shutdown_sent_ = true;
-  uv_shutdown(&shutdown_req_, &h_.stream, &StreamTransport::on_shutdown);
+  if (int rc = uv_shutdown(&shutdown_req_, &h_.stream, &StreamTransport::on_shutdown); rc < 0) shutdown_failed(rc);
+}
+
+void StreamTransport::on_shutdown(uv_shutdown_t* req, int status) noexcept {
+  if (status < 0 && status != UV_ECANCELED) static_cast<StreamTransport*>(req->data)->shutdown_failed(status);
+}
+
+void StreamTransport::shutdown_failed(int status) noexcept {
+  // ≙ the shutdown(SHUT_WR) of _write_ready failing: a fatal write error,
+  // handled after the reads of the same pass, so that the reset that made
+  // it fail (ENOTCONN) reaches the protocol as itself.
+  shutdown_status_ = status;
+  post(ev_shutdown_error);
 }
 
 void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {

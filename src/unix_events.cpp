@@ -4,6 +4,7 @@
 #include <asyncio/events.hpp>
 
 #include "detail/loop_impl.hpp"
+#include "detail/uv_error.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <csignal>
@@ -23,7 +24,14 @@ namespace detail {
 /// captures cannot dangle).
 class SignalWatcher final : public UvHandleOwner, public ReadyNode {
  public:
-  SignalWatcher(LoopCore* core, std::function<void()> cb) : core_(core), cb_(std::move(cb)) { handle_.data = this; }
+  SignalWatcher(LoopCore* core, std::function<void()> cb) : core_(core), cb_(std::move(cb)) {}
+  /// Returns the libuv status (the loop's signal pipe is made at the first
+  /// watcher: EMFILE at the descriptor limit).
+  int init(uv_loop_t* uv) noexcept {
+    const int rc = uv_signal_init(uv, &handle_);
+    handle_.data = static_cast<UvHandleOwner*>(this);  // what EventLoop::close() expects
+    return rc;
+  }
   uv_signal_t* handle() noexcept { return &handle_; }
   const std::function<void()>& callback() const noexcept { return cb_; }
   void set_callback(std::function<void()> cb) { cb_ = std::move(cb); }
@@ -35,8 +43,10 @@ class SignalWatcher final : public UvHandleOwner, public ReadyNode {
   }
   void close_for_loop_shutdown() noexcept override { close(); }
 
+  static SignalWatcher* from(void* data) noexcept { return static_cast<SignalWatcher*>(static_cast<UvHandleOwner*>(data)); }
+
   static void on_signal(uv_signal_t* h, int) noexcept {
-    auto* self = static_cast<SignalWatcher*>(h->data);
+    SignalWatcher* self = from(h->data);
     if (self->queued_ || !self->core_->accepting) return;
     self->queued_ = true;
     self->core_->push(self);
@@ -58,7 +68,7 @@ class SignalWatcher final : public UvHandleOwner, public ReadyNode {
 
  private:
   static void on_close(uv_handle_t* h) {
-    auto* self = static_cast<SignalWatcher*>(h->data);
+    SignalWatcher* self = from(h->data);
     self->handle_closed_ = true;
     if (!self->queued_) delete self;
   }
@@ -91,7 +101,10 @@ void EventLoop::add_signal_handler(int sig, std::function<void()> callback) {
     return;
   }
   auto* w = new detail::SignalWatcher(core_, std::move(callback));
-  uv_signal_init(detail::uv_loop_of(*this), w->handle());
+  if (int rc = w->init(detail::uv_loop_of(*this)); rc < 0) {
+    delete w;  // the handle was never initialised
+    detail::throw_os_error(rc);
+  }
   if (int rc = uv_signal_start(w->handle(), &detail::SignalWatcher::on_signal, sig)) {
     w->close();
     throw RuntimeError("sig " + std::to_string(sig) + " cannot be caught: " + uv_strerror(rc));

@@ -315,6 +315,13 @@ class DescriptorExhaustion {
       held_.push_back(fd);
     }
   }
+  /// Frees `n` descriptors (the limit stays).
+  void release_some(int n) {
+    for (; n > 0 && !held_.empty(); --n) {
+      close(held_.back());
+      held_.pop_back();
+    }
+  }
   void release() {
     for (int fd : held_) close(fd);
     held_.clear();
@@ -585,4 +592,72 @@ TEST(Endpoints, UnixPathWithEmbeddedNulIsValueError) {
     co_await writer.wait_closed();
     co_await net_test::close_server(server);
   });
+}
+
+// ---- the same patterns elsewhere: libuv errors that were ignored -------------
+
+namespace {
+
+struct LostSpy : Protocol {
+  bool lost = false;
+  std::exception_ptr exc;
+  void connection_lost(std::exception_ptr e) override {
+    lost = true;
+    exc = e;
+  }
+};
+
+}  // namespace
+
+TEST(IgnoredErrors, WriteEofAfterThePeerResetEndsTheConnection) {
+  // The shutdown() behind write_eof() fails (ENOTCONN) when the peer has
+  // reset: that error was dropped, and a transport not reading sat there
+  // for ever without connection_lost().
+  run_net([](NetLoop&) -> Coroutine<> {
+    int port = 0;
+    const int listener = net_test::raw_listener(port);
+    auto spy = std::make_shared<LostSpy>();
+    auto [transport, protocol] = co_await create_connection(get_running_loop(), [spy] { return spy; }, "127.0.0.1", port);
+    const int peer = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    transport->pause_reading();
+    net_test::set_linger_zero(peer);
+    close(peer);
+    co_await asyncio::sleep(0.01);
+    EXPECT_FALSE(spy->lost);
+    transport->write_eof();
+    const bool lost = co_await until([&spy] { return spy->lost; }, 10);
+    EXPECT_TRUE(lost) << "connection_lost() never came";
+    EXPECT_TRUE(asyncio_test::holds<std::system_error>(spy->exc)) << asyncio_test::what(spy->exc);
+    close(listener);
+  });
+}
+
+TEST(IgnoredErrors, LoopAtTheDescriptorLimitRaisesOrWorks) {
+  // A loop needs an epoll descriptor and an eventfd (its cross-thread
+  // wake-up); uv_async_init's failure was ignored, leaving a loop that
+  // other threads could not wake. Now: OSError, or a loop that works.
+  for (int headroom = 0; headroom < 4; ++headroom) {
+    DescriptorExhaustion limit(0);
+    limit.exhaust();
+    limit.release_some(headroom);
+    std::exception_ptr error;
+    try {
+      EventLoop loop;
+      std::thread other([&loop] { loop.call_soon_threadsafe([&loop] { loop.stop(); }); });
+      loop.run_forever();
+      other.join();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    limit.release();
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::errc::too_many_files_open) << e.what();
+      } catch (...) {
+        ADD_FAILURE() << "headroom " << headroom << ": " << asyncio_test::what(error);
+      }
+    }
+  }
 }

@@ -104,13 +104,14 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
     ev_read_error = 8,   ///< reading failed (read_status_)
     ev_writable = 16,    ///< the write buffer drained (resume_writing, close)
     ev_lost = 32,        ///< call connection_lost()
+    ev_shutdown_error = 64,  ///< write_eof()'s shutdown failed (shutdown_status_)
   };
 
   static StreamTransport* from(uv_handle_t* h) noexcept;
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept;
   static void on_write(uv_write_t* req, int status) noexcept;
-  static void on_shutdown(uv_shutdown_t*, int) noexcept {}
+  static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
   static void on_connect(uv_connect_t* req, int status) noexcept;
   static void on_close(uv_handle_t* h) noexcept;
 
@@ -130,6 +131,7 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   void update_reading() noexcept;
   void flush() noexcept;
   void shutdown() noexcept;
+  void shutdown_failed(int status) noexcept;
   /// After uv_try_write returned `rc` for `parts`: buffers what it left
   /// (or fails the transport on an error).
   void write_rest(std::span<const std::string_view> parts, int rc);
@@ -179,6 +181,7 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   unsigned events_ = 0;
   int read_status_ = 0;
   int lost_status_ = 0;  // a write error to turn into lost_exc_
+  int shutdown_status_ = 0;
   int conn_lost_ = 0;    // ≙ _conn_lost
   Kind kind_;
   bool queued_ = false;
