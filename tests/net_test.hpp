@@ -23,6 +23,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -199,6 +201,41 @@ inline int raw_listener(int& port) {
 inline void set_linger_zero(int fd) {
   linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+/// Polls `cond` between short sleeps for at most `seconds` of loop time.
+inline asyncio::Coroutine<bool> until(std::function<bool()> cond, double seconds = 20) {
+  const double deadline = asyncio::get_running_loop().time() + seconds;
+  while (!cond()) {
+    if (asyncio::get_running_loop().time() > deadline) co_return false;
+    co_await asyncio::sleep(0.001);
+  }
+  co_return true;
+}
+
+/// A blocking socket connected to 127.0.0.1:`port`.
+inline int raw_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Echoes lines until EOF, then closes.
+inline asyncio::Coroutine<> echo_lines(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
+  for (;;) {
+    std::string line = co_await reader.readline();
+    if (line.empty()) break;
+    writer.write(line);
+    co_await writer.drain();
+  }
+  writer.close();
 }
 
 /// A deterministic byte pattern (all 256 values appear).

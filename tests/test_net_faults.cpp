@@ -2,8 +2,7 @@
 //  - a reset that arrives in the same loop pass as the data before it
 //    stranded readline()/readuntil()/readexactly() for ever (server and
 //    client side): connection_lost() ran before the woken read;
-//  - accept() out of descriptors spun inside libuv (the loop froze) or
-//    dropped connections silently; now CPython's back-off, one report;
+//  - (accept() at the descriptor limit: test_fd_limits.cpp)
 //  - ports outside 0-65535 and over-long Unix paths reached other
 //    endpoints; now CPython's OverflowError / "AF_UNIX path too long".
 // Loopback only; every wait is bounded in count and time, nothing asserts a
@@ -12,13 +11,12 @@
 
 #include "net_test.hpp"
 
-#include <sys/resource.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -35,7 +33,10 @@
 using namespace asyncio;
 using net_test::NetLoop;
 using net_test::port_of;
+using net_test::raw_connect;
 using net_test::run_net;
+using net_test::until;
+using net_test::echo_lines;
 
 namespace {
 
@@ -49,16 +50,6 @@ bool is_reset(const std::exception_ptr& e) {
   return false;
 }
 
-/// Polls `cond` between short sleeps for at most `seconds` of loop time.
-Coroutine<bool> until(std::function<bool()> cond, double seconds = 20) {
-  const double deadline = get_running_loop().time() + seconds;
-  while (!cond()) {
-    if (get_running_loop().time() > deadline) co_return false;
-    co_await asyncio::sleep(0.001);
-  }
-  co_return true;
-}
-
 /// The resident set of this process in KiB.
 long rss_kib() {
   std::ifstream statm("/proc/self/statm");
@@ -67,36 +58,12 @@ long rss_kib() {
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/// A blocking socket connected to 127.0.0.1:`port`.
-int raw_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /// Sends `data`, then resets the connection (SO_LINGER 0): both reach the
 /// peer before its loop polls again, so it sees them in one pass.
 void send_then_reset(int fd, std::string_view data) {
   EXPECT_EQ(::send(fd, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size()));
   net_test::set_linger_zero(fd);
   close(fd);
-}
-
-Coroutine<> echo_lines(StreamReader reader, StreamWriter writer) {
-  for (;;) {
-    std::string line = co_await reader.readline();
-    if (line.empty()) break;
-    writer.write(line);
-    co_await writer.drain();
-  }
-  writer.close();
 }
 
 enum class Read { readline, readuntil, readexactly, read };
@@ -293,186 +260,6 @@ TEST(PartialRecordReset, AWaitAfterTheExceptionRaisesIt) {
   });
 }
 
-// ---- accept() out of descriptors -------------------------------------------
-
-namespace {
-
-/// Lowers RLIMIT_NOFILE to what is open plus `headroom`, then fills the
-/// table with descriptors (dup of stdin) until the kernel refuses:
-/// accept() gets EMFILE. release() gives them back and restores the limit.
-class DescriptorExhaustion {
- public:
-  explicit DescriptorExhaustion(int headroom) {
-    getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = static_cast<rlim_t>(net_test::count_fds() + headroom);
-    setrlimit(RLIMIT_NOFILE, &low);
-  }
-  void exhaust() {
-    for (;;) {
-      int fd = dup(0);
-      if (fd < 0) break;
-      held_.push_back(fd);
-    }
-  }
-  /// Frees `n` descriptors (the limit stays).
-  void release_some(int n) {
-    for (; n > 0 && !held_.empty(); --n) {
-      close(held_.back());
-      held_.pop_back();
-    }
-  }
-  void release() {
-    for (int fd : held_) close(fd);
-    held_.clear();
-    setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  ~DescriptorExhaustion() { release(); }
-
- private:
-  rlimit saved_{};
-  std::vector<int> held_;
-};
-
-/// Takes every descriptor that becomes free while running: libuv's spare
-/// descriptor trick (close a reserved fd, accept, close) then fails, as it
-/// does when another thread of a real program opens a file meanwhile.
-class SlotThief {
- public:
-  SlotThief() : thread_([this] {
-          while (!stop_.load()) {
-            int fd = dup(0);
-            if (fd >= 0) taken_.push_back(fd);
-            else std::this_thread::yield();
-          }
-        }) {}
-  ~SlotThief() { stop(); }
-  void stop() {
-    if (thread_.joinable()) {
-      stop_ = true;
-      thread_.join();
-    }
-    for (int fd : taken_) close(fd);
-    taken_.clear();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::vector<int> taken_;  // the thread's own until joined
-  std::thread thread_;
-};
-
-/// A blocking line round trip on a raw socket, bounded by a receive timeout.
-std::string raw_echo(int fd, const std::string& line) {
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) return "send failed";
-  std::string got;
-  char c;
-  while (got.size() < line.size() && ::recv(fd, &c, 1, 0) == 1) got += c;
-  return got;
-}
-
-}  // namespace
-
-TEST(AcceptOutOfDescriptors, BacksOffReportsOnceKeepsServingAndLosesNoConnection) {
-  // CPython's _accept_connection: on EMFILE the listener stops accepting
-  // for ACCEPT_RETRY_DELAY and reports once through the exception handler;
-  // the connections wait in the backlog and are served afterwards. Before
-  // the fix libuv either spun on accept() inside one poll (the loop froze,
-  // SIGTERM unheard) or accepted and closed connections unreported.
-  const int before = net_test::count_fds();
-  {
-    NetLoop t;
-    std::atomic<bool> watchdog_done{false};
-    std::thread watchdog([&watchdog_done] {
-      for (int i = 0; i < 600 && !watchdog_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (!watchdog_done.load()) {
-        std::fprintf(stderr, "the loop froze at the descriptor limit\n");
-        std::abort();
-      }
-    });
-    bool got_sigterm = false;
-    t.loop.add_signal_handler(SIGTERM, [&got_sigterm] { got_sigterm = true; });
-    t.loop.run_until_complete([](NetLoop& t, bool& got_sigterm) -> Coroutine<> {
-      Server server = co_await start_server(echo_lines, "127.0.0.1", 0);
-      const int port = port_of(server);
-      // An established connection, and sockets made now for the
-      // connections that will come while no descriptor is left.
-      const int existing = raw_connect(port);
-      co_await until([&server] { return server.sockets().size() == 1; });
-      std::vector<int> late;
-      for (int i = 0; i < 3; ++i) late.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      co_await asyncio::sleep(0.05);  // the existing connection is accepted
-
-      DescriptorExhaustion limit(16);
-      limit.exhaust();
-      SlotThief thief;
-      std::atomic<int> connected{0};
-      std::atomic<bool> echoed{false};
-      std::string existing_echo;
-      std::thread client([&] {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        for (int fd : late)
-          if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) ++connected;
-        existing_echo = raw_echo(existing, "still served\n");
-        echoed = true;
-      });
-      // The loop goes on while accept() fails: the report comes, the old
-      // connection is served, timers fire, a signal is heard.
-      const bool reported = co_await until([&t] { return !t.log.calls.empty(); });
-      EXPECT_TRUE(reported) << "no report of the failed accept";
-      const bool served = co_await until([&echoed] { return echoed.load(); });
-      EXPECT_TRUE(served);
-      client.join();
-      EXPECT_EQ(existing_echo, "still served\n");
-      EXPECT_EQ(connected.load(), 3);
-      kill(getpid(), SIGTERM);
-      const bool heard = co_await until([&got_sigterm] { return got_sigterm; });
-      EXPECT_TRUE(heard) << "SIGTERM went unheard";
-      thief.stop();
-      limit.release();
-
-      // Descriptors are back: after the back-off every late connection is
-      // accepted and served, none was dropped.
-      for (int fd : late) {
-        std::string got;
-        std::thread echo([&got, fd] { got = raw_echo(fd, "late\n"); });
-        const bool done = co_await until([&got] { return !got.empty(); });
-        echo.join();
-        EXPECT_TRUE(done);
-        EXPECT_EQ(got, "late\n");
-        close(fd);
-      }
-      close(existing);
-      EXPECT_EQ(t.log.calls.size(), 1u) << "one report per back-off";
-      ExceptionContext report = t.log.calls.empty() ? ExceptionContext{} : t.log.calls.front();
-      EXPECT_EQ(report.message, "socket.accept() out of system resource");
-      try {
-        if (report.exception) std::rethrow_exception(report.exception);
-        ADD_FAILURE() << "no exception in the report";
-      } catch (const std::system_error& e) {
-        EXPECT_EQ(e.code(), std::errc::too_many_files_open);
-        EXPECT_EQ(std::string(e.what()), "[Errno 24] Too many open files");
-      } catch (...) {
-        ADD_FAILURE() << "not an OSError";
-      }
-      t.log.calls.clear();
-      co_await net_test::close_server(server);
-    }(t, got_sigterm));
-    watchdog_done = true;
-    watchdog.join();
-    t.loop.remove_signal_handler(SIGTERM);
-    t.run_briefly();
-    t.loop.close();
-    for (const auto& c : t.log.calls) ADD_FAILURE() << "exception handler: " << c.message;
-  }
-  EXPECT_EQ(net_test::count_fds(), before);
-}
-
 // ---- endpoints: ports and Unix paths -----------------------------------------
 
 namespace {
@@ -630,34 +417,4 @@ TEST(IgnoredErrors, WriteEofAfterThePeerResetEndsTheConnection) {
     EXPECT_TRUE(asyncio_test::holds<std::system_error>(spy->exc)) << asyncio_test::what(spy->exc);
     close(listener);
   });
-}
-
-TEST(IgnoredErrors, LoopAtTheDescriptorLimitRaisesOrWorks) {
-  // A loop needs an epoll descriptor and an eventfd (its cross-thread
-  // wake-up); uv_async_init's failure was ignored, leaving a loop that
-  // other threads could not wake. Now: OSError, or a loop that works.
-  for (int headroom = 0; headroom < 4; ++headroom) {
-    DescriptorExhaustion limit(0);
-    limit.exhaust();
-    limit.release_some(headroom);
-    std::exception_ptr error;
-    try {
-      EventLoop loop;
-      std::thread other([&loop] { loop.call_soon_threadsafe([&loop] { loop.stop(); }); });
-      loop.run_forever();
-      other.join();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    limit.release();
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::system_error& e) {
-        EXPECT_EQ(e.code(), std::errc::too_many_files_open) << e.what();
-      } catch (...) {
-        ADD_FAILURE() << "headroom " << headroom << ": " << asyncio_test::what(error);
-      }
-    }
-  }
 }
