@@ -659,36 +659,56 @@ Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view h
   return detail::lookup_addrinfo(loop, std::string(host), port, options);
 }
 
+const std::shared_ptr<detail::ServerState>& Server::state() const {
+  if (!s_) throw RuntimeError("Server object is not initialized.");
+  return s_;
+}
+
 EventLoop& Server::get_loop() const {
-  if (!s_->core->owner) throw RuntimeError("Event loop is closed");
+  if (!state()->core->owner) throw RuntimeError("Event loop is closed");
   return *s_->core->owner;
 }
 
-bool Server::is_serving() const noexcept { return s_->serving; }
+bool Server::is_serving() const { return state()->serving; }
 
 std::vector<TransportSocket> Server::sockets() const {
   std::vector<TransportSocket> out;
-  for (auto* l : s_->listeners) out.emplace_back(l->fd());
+  for (auto* l : state()->listeners) out.emplace_back(l->fd());
   return out;
 }
 
-void Server::close() { s_->close(); }
+void Server::close() { state()->close(); }
+
+namespace {
+
+std::vector<std::shared_ptr<Transport>> clients_of(const detail::ServerState& s) {
+  std::vector<std::shared_ptr<Transport>> clients;
+  for (auto* t = s.clients; t; t = t->next_client) clients.push_back(t->shared_from_this());
+  return clients;
+}
+
+Coroutine<> close_and_wait(Server server) {
+  server.close();
+  co_await server.wait_closed();
+}
+
+}  // namespace
 
 void Server::close_clients() {
-  std::vector<std::shared_ptr<Transport>> clients;
-  for (auto* t = s_->clients; t; t = t->next_client) clients.push_back(t->shared_from_this());
-  for (auto& t : clients) t->close();
+  for (auto& t : clients_of(*state())) t->close();
 }
 
 void Server::abort_clients() {
-  std::vector<std::shared_ptr<Transport>> clients;
-  for (auto* t = s_->clients; t; t = t->next_client) clients.push_back(t->shared_from_this());
-  for (auto& t : clients) t->abort();
+  for (auto& t : clients_of(*state())) t->abort();
 }
 
-Coroutine<> Server::start_serving() { return detail::start_serving(s_); }
-Coroutine<> Server::serve_forever() { return detail::serve_forever(s_); }
-Coroutine<> Server::wait_closed() { return detail::wait_closed(s_); }
-std::string Server::repr() const { return s_->repr(); }
+Coroutine<> Server::start_serving() { return detail::start_serving(state()); }
+Coroutine<> Server::serve_forever() { return detail::serve_forever(state()); }
+Coroutine<> Server::wait_closed() { return detail::wait_closed(state()); }
+std::string Server::repr() const { return state()->repr(); }
+Coroutine<> Server::aexit(const std::exception_ptr&) {
+  state();
+  return close_and_wait(*this);
+}
 
 }  // namespace asyncio

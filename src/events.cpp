@@ -14,6 +14,9 @@
 
 #include <uv.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -184,6 +187,13 @@ double monotonic() noexcept {
 
 }  // namespace
 
+namespace {
+
+/// This thread's current loop (set_event_loop, or the first one made here).
+thread_local EventLoop* current_loop = nullptr;
+
+}  // namespace
+
 EventLoop::EventLoop() : EventLoop(LoopOptions{}) {}
 
 namespace {
@@ -221,7 +231,20 @@ EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(n
   // Unreferenced, so that uv_loop_alive() tells whether anything else (I/O)
   // is there to poll; referenced again only to wait for other threads.
   uv_unref(reinterpret_cast<uv_handle_t*>(&impl_->async));
+  if (!current_loop) current_loop = this;
 }
+
+EventLoop& get_event_loop() {
+  if (detail::tls.running) return *detail::tls.running->owner;
+  if (!current_loop) {
+    const bool main_thread = ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
+    throw RuntimeError(std::string("There is no current event loop in thread '") +
+                       (main_thread ? "MainThread" : "Thread-" + std::to_string(::syscall(SYS_gettid))) + "'.");
+  }
+  return *current_loop;
+}
+
+void set_event_loop(EventLoop* loop) noexcept { current_loop = loop; }
 
 EventLoop::~EventLoop() {
   close();
@@ -432,6 +455,7 @@ void EventLoop::run_once() {
 void EventLoop::close() {
   Impl& im = *impl_;
   if (im.running) throw RuntimeError("Cannot close a running event loop");
+  if (current_loop == this) current_loop = nullptr;
   if (im.closed) return;
   // Workers may still post results: let them finish while the loop's
   // mailbox still takes posts (they are then dropped below, unrun).

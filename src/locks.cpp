@@ -234,4 +234,39 @@ Coroutine<> Barrier::abort() {
   cond_.notify_all();
 }
 
+// ---- reprs ---------------------------------------------------------------------
+
+namespace {
+
+/// `<asyncio.locks.NAME object at 0x... [EXTRA]>`, as the primitives' __repr__.
+std::string primitive_repr(const char* name, const void* self, std::string extra, std::size_t waiters) {
+  if (waiters) extra += ", waiters:" + std::to_string(waiters);
+  char head[96];
+  std::snprintf(head, sizeof head, "<asyncio.locks.%s object at %p [", name, self);
+  return head + extra + "]>";
+}
+
+}  // namespace
+
+std::string Lock::repr() const { return primitive_repr("Lock", this, locked_ ? "locked" : "unlocked", waiters_.size()); }
+
+std::string Event::repr() const { return primitive_repr("Event", this, value_ ? "set" : "unset", waiters_.size()); }
+
+std::string Condition::repr() const {
+  return primitive_repr("Condition", this, locked() ? "locked" : "unlocked", waiters_.size());
+}
+
+std::string Semaphore::repr() const {
+  const char* name = bound_ >= 0 ? "BoundedSemaphore" : "Semaphore";
+  return primitive_repr(name, this, locked() ? "locked" : "unlocked, value:" + std::to_string(value_),
+                        waiters_.size());
+}
+
+std::string Barrier::repr() const {
+  static const char* const states[] = {"filling", "draining", "resetting", "broken"};
+  std::string extra = states[static_cast<int>(state_)];
+  if (!broken()) extra += ", waiters:" + std::to_string(n_waiting()) + "/" + std::to_string(parties_);
+  return primitive_repr("Barrier", this, std::move(extra), 0);
+}
+
 }  // namespace asyncio

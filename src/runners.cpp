@@ -7,6 +7,9 @@
 #include "detail/report.hpp"
 
 #include <coroutine>
+#include <cstdio>
+#include <iostream>
+#include <string>
 
 #include <csignal>
 #include <signal.h>
@@ -100,7 +103,7 @@ class SigintGuard {
 
 }  // namespace
 
-void Runner::run_main(const TaskRef& main) {
+void Runner::run_task(const TaskRef& main) {
   detail::TaskCore& core = *main.core();
   SigintGuard sigint(*loop_, main);
   try {
@@ -154,6 +157,39 @@ void Runner::close() {
     }
   } finally{*this};
   cancel_all_tasks(*loop_);
+}
+
+int detail::main_exit_status(const std::exception_ptr& error, int status) noexcept {
+  // What the program wrote comes first, as Python flushes before printing
+  // the traceback; and nothing written is lost whatever happens next.
+  std::cout.flush();
+  std::fflush(stdout);
+  if (!error) {
+    std::cerr.flush();
+    std::fflush(stderr);
+    return status;
+  }
+  int code = 1;
+  std::string text;
+  try {
+    try {
+      std::rethrow_exception(error);
+    } catch (const SystemExit& e) {
+      code = e.code();
+      if (e.has_message()) text = std::string(e.what()) + "\n";
+    } catch (const KeyboardInterrupt&) {
+      code = 130;
+      text = "Traceback (most recent call last):\n" + format_exception_only(error);
+    } catch (...) {
+      text = "Traceback (most recent call last):\n" + format_exception_only(error);
+    }
+  } catch (...) {
+    text = "Traceback (most recent call last):\n<unprintable exception>\n";
+  }
+  std::cerr.flush();
+  std::fputs(text.c_str(), stderr);
+  std::fflush(stderr);
+  return code;
 }
 
 }  // namespace asyncio

@@ -416,7 +416,24 @@ Coroutine<> FlowControlMixin::drain_helper() {
 // ---- StreamReaderProtocol ----------------------------------------------------
 
 StreamReaderProtocol::StreamReaderProtocol(StreamReader reader, ClientConnectedCallback client_connected_cb)
+    : reader_(std::move(reader)) {
+  if (client_connected_cb)
+    client_connected_cb_ = std::make_shared<const ClientConnectedCallback>(std::move(client_connected_cb));
+}
+
+StreamReaderProtocol::StreamReaderProtocol(StreamReader reader,
+                                           std::shared_ptr<const ClientConnectedCallback> client_connected_cb)
     : reader_(std::move(reader)), client_connected_cb_(std::move(client_connected_cb)) {}
+
+namespace detail {
+namespace {
+
+/// A handler's coroutine with the callback that made it: the callback (a
+/// lambda's closure) lives in this frame until the handler has finished.
+Coroutine<> keep_alive(std::shared_ptr<const ClientConnectedCallback>, Coroutine<> handler) { co_await handler; }
+
+}  // namespace
+}  // namespace detail
 
 StreamReaderProtocol::~StreamReaderProtocol() {
   // ≙ __del__: the closed future's exception is not "never retrieved".
@@ -430,13 +447,12 @@ void StreamReaderProtocol::connection_made(Transport& transport) {
   // Called once: let go of it now. Whatever it captured (a future holding
   // the writer, say) would otherwise keep this protocol alive through the
   // writer, a cycle CPython's garbage collector would break.
-  ClientConnectedCallback cb = std::move(client_connected_cb_);
-  client_connected_cb_ = nullptr;
+  std::shared_ptr<const ClientConnectedCallback> cb = std::move(client_connected_cb_);
   StreamWriter writer(transport_, shared_from_this(), reader_);
-  Coroutine<> res = cb(*reader_, std::move(writer));
+  Coroutine<> res = (*cb)(*reader_, std::move(writer));
   if (!res) return;
   EventLoop& loop = get_running_loop();
-  Task<> task = loop.create_task(std::move(res));
+  Task<> task = loop.create_task(detail::keep_alive(std::move(cb), std::move(res)));
   // ≙ 3.12's done-callback: a failed handler is reported and its
   // connection closed; a cancelled one is only closed.
   std::shared_ptr<Transport> t = transport_;
@@ -549,18 +565,25 @@ StreamWriter::StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr
   s_->reader = std::move(reader);
 }
 
-Transport& StreamWriter::transport() const noexcept { return *s_->transport; }
-void StreamWriter::write(std::string_view data) const { s_->transport->write(data); }
-void StreamWriter::writelines(std::span<const std::string_view> data) const { s_->transport->writelines(data); }
-void StreamWriter::writelines(std::initializer_list<std::string_view> data) const { s_->transport->writelines(data); }
-void StreamWriter::write_eof() const { s_->transport->write_eof(); }
-bool StreamWriter::can_write_eof() const { return s_->transport->can_write_eof(); }
-void StreamWriter::close() const { s_->transport->close(); }
-bool StreamWriter::is_closing() const { return s_->transport->is_closing(); }
-Coroutine<> StreamWriter::wait_closed() const { return detail::wait_closed(s_); }
-Coroutine<> StreamWriter::drain() const { return detail::drain(s_); }
+const std::shared_ptr<detail::StreamWriterState>& StreamWriter::state() const {
+  if (!s_) throw RuntimeError("StreamWriter object is not initialized.");
+  return s_;
+}
+
+Transport& StreamWriter::transport() const { return *state()->transport; }
+void StreamWriter::write(std::string_view data) const { state()->transport->write(data); }
+void StreamWriter::writelines(std::span<const std::string_view> data) const { state()->transport->writelines(data); }
+void StreamWriter::writelines(std::initializer_list<std::string_view> data) const {
+  state()->transport->writelines(data);
+}
+void StreamWriter::write_eof() const { state()->transport->write_eof(); }
+bool StreamWriter::can_write_eof() const { return state()->transport->can_write_eof(); }
+void StreamWriter::close() const { state()->transport->close(); }
+bool StreamWriter::is_closing() const { return state()->transport->is_closing(); }
+Coroutine<> StreamWriter::wait_closed() const { return detail::wait_closed(state()); }
+Coroutine<> StreamWriter::drain() const { return detail::drain(state()); }
 std::any StreamWriter::get_extra_info(std::string_view name, std::any default_value) const {
-  return s_->transport->get_extra_info(name, std::move(default_value));
+  return state()->transport->get_extra_info(name, std::move(default_value));
 }
 
 // ---- open_connection / start_server -----------------------------------------
@@ -577,7 +600,7 @@ std::pair<StreamReader, StreamWriter> streams_of(ConnectionResult connection, St
 ProtocolFactory stream_factory(ClientConnectedCallback cb, std::ptrdiff_t limit) {
   checked_limit(limit);
   auto shared = std::make_shared<const ClientConnectedCallback>(std::move(cb));
-  return [shared, limit] { return std::make_shared<StreamReaderProtocol>(StreamReader(limit), *shared); };
+  return [shared, limit] { return std::make_shared<StreamReaderProtocol>(StreamReader(limit), shared); };
 }
 
 }  // namespace

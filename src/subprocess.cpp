@@ -371,23 +371,28 @@ Coroutine<std::pair<std::optional<std::string>, std::optional<std::string>>> com
 
 Process::Process(std::shared_ptr<detail::ProcessState> state) : s_(std::move(state)) {}
 
-int Process::pid() const noexcept { return s_->pid(); }
+const std::shared_ptr<detail::ProcessState>& Process::state() const {
+  if (!s_) throw RuntimeError("Process object is not initialized.");
+  return s_;
+}
 
-std::optional<int> Process::returncode() const noexcept { return s_->returncode(); }
+int Process::pid() const { return state()->pid(); }
 
-Coroutine<int> Process::wait() const { return detail::wait_process(s_); }
+std::optional<int> Process::returncode() const { return state()->returncode(); }
+
+Coroutine<int> Process::wait() const { return detail::wait_process(state()); }
 
 Coroutine<std::pair<std::optional<std::string>, std::optional<std::string>>> Process::communicate(
     std::string_view input) const {
-  return detail::communicate(s_, *this, std::string(input));
+  return detail::communicate(state(), *this, std::string(input));
 }
 
-void Process::send_signal(int sig) const { s_->send_signal(sig); }
+void Process::send_signal(int sig) const { state()->send_signal(sig); }
 
 void Process::terminate() const { send_signal(SIGTERM); }
 
 void Process::kill() const { send_signal(SIGKILL); }
 
-std::shared_ptr<Transport> Process::get_pipe_transport(int fd) const { return s_->pipe(fd); }
+std::shared_ptr<Transport> Process::get_pipe_transport(int fd) const { return state()->pipe(fd); }
 
 }  // namespace asyncio

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 namespace asyncio {
 
@@ -87,7 +89,10 @@ void TaskCore::set_name(std::string name) {
 }
 
 std::string TaskCore::repr() const {
-  const char* state = state_ == State::pending ? "pending" : state_ == State::cancelled ? "cancelled" : "finished";
+  // ≙ base_tasks._task_repr_info: a pending task asked to cancel is "cancelling".
+  const char* state = state_ == State::pending    ? (cancels_ > 0 ? "cancelling" : "pending")
+                      : state_ == State::cancelled ? "cancelled"
+                                                   : "finished";
   return std::string("<Task ") + state + " name='" + get_name() + "'>";
 }
 
@@ -272,6 +277,18 @@ void throw_unusable_coroutine(bool consumed) {
 void throw_reused_coroutine() { throw RuntimeError("cannot reuse already awaited coroutine"); }
 void throw_coroutine_running() { throw RuntimeError("coroutine is being awaited already"); }
 
+void miscompiled_coroutine() noexcept {
+  std::fputs(
+      "asyncio: GCC 12 miscompiled a coroutine (its frame is laid out 8 bytes off).\n"
+      "  GCC 12 lays out the frame of a coroutine wrongly when an `if` or `while` condition is a\n"
+      "  co_await and the coroutine has no other local variable, e.g.\n"
+      "      if (co_await lock.acquire()) ...      while (co_await reader.read(1) != \"\") ...\n"
+      "  Put the result in a variable first:  bool ok = co_await lock.acquire(); if (ok) ...\n"
+      "  (or build with clang, or GCC 13 or later). See docs/design-notes.md, \"Compilers\".\n",
+      stderr);
+  std::fflush(stderr);
+  std::abort();
+}
 
 }  // namespace detail
 

@@ -404,7 +404,8 @@ TEST(IgnoredErrors, WriteEofAfterThePeerResetEndsTheConnection) {
     int port = 0;
     const int listener = net_test::raw_listener(port);
     auto spy = std::make_shared<LostSpy>();
-    auto [transport, protocol] = co_await create_connection(get_running_loop(), [spy] { return spy; }, "127.0.0.1", port);
+    auto factory = [spy] { return spy; };
+    auto [transport, protocol] = co_await create_connection(get_running_loop(), factory, "127.0.0.1", port);
     const int peer = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     transport->pause_reading();
     net_test::set_linger_zero(peer);

@@ -124,7 +124,8 @@ TEST(Threads, CancelledBeforeAWorkerTookItNeverRuns) {
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::atomic<int> ran{0};
-  Future<> blocker = t.loop.run_in_executor(&one, [gate] { gate.wait(); });
+  auto wait_for_gate = [gate] { gate.wait(); };  // named: GCC 12 (ASYNCIO_GCC12_CALLABLE_CHECK)
+  Future<> blocker = t.loop.run_in_executor(&one, wait_for_gate);
   Future<> queued = t.loop.run_in_executor(&one, [&ran] { ++ran; });
   EXPECT_TRUE(queued.cancel());
   release.set_value();
@@ -412,11 +413,12 @@ TEST(Threads, RunInExecutorPendingAtLoopCloseIsFreed) {
   {
     TestLoop t(false);
     auto payload = std::make_shared<FrameCounter>();
-    Future<int> fut = t.loop.run_in_executor(&executor, [payload, &release] {
+    auto hold = [payload, &release] {
       while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       return 3;
-    });
+    };
     payload.reset();
+    Future<int> fut = t.loop.run_in_executor(&executor, hold);
     t.run_passes(2);
     fut = {};
     t.loop.close();

@@ -5,6 +5,7 @@
 
 #include <asyncio/as_completed.hpp>
 #include <asyncio/base_events.hpp>
+#include <asyncio/contextlib.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/exceptions.hpp>

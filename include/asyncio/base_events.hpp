@@ -105,7 +105,7 @@ class Server {
   /// The loop the server runs on.
   EventLoop& get_loop() const;
   /// True while the server accepts new connections.
-  bool is_serving() const noexcept;
+  bool is_serving() const;
   /// The listening sockets; empty once closed.
   std::vector<TransportSocket> sockets() const;
   /// Stops listening: the sockets are closed, connections already accepted
@@ -129,10 +129,22 @@ class Server {
   /// `<Server sockets=(<asyncio.TransportSocket ...>,)>`, as CPython.
   std::string repr() const;
 
+  /// `async with server:` (async_with(), contextlib.hpp): the block gets
+  /// the server; at its end the server is closed and waited for
+  /// (close(), then wait_closed()), as CPython's __aexit__ does.
+  Server aenter() const { return *this; }
+  Coroutine<> aexit(const std::exception_ptr&);
+
+  /// An empty server, to be assigned later: every member throws
+  /// RuntimeError("Server object is not initialized.") until then.
+  Server() noexcept = default;
   explicit Server(std::shared_ptr<detail::ServerState> state) noexcept : s_(std::move(state)) {}
+  /// False while empty.
+  explicit operator bool() const noexcept { return static_cast<bool>(s_); }
   friend bool operator==(const Server& a, const Server& b) noexcept { return a.s_ == b.s_; }
 
  private:
+  const std::shared_ptr<detail::ServerState>& state() const;
   std::shared_ptr<detail::ServerState> s_;
 };
 
@@ -172,10 +184,14 @@ using factory_protocol_t = typename std::invoke_result_t<F&>::element_type;
 /// `factory` is any callable returning std::shared_ptr<P> with P derived
 /// from Protocol; the result is `(transport, protocol)`:
 /// `auto [transport, protocol] = co_await create_connection(loop, f, host, port);`
+/// Under GCC 12 a lambda written inside the co_await that captures by value
+/// something with a destructor does not compile (that compiler destroys it
+/// twice, see ASYNCIO_GCC12_CALLABLE_CHECK): name it first.
 template <class F, class P = detail::factory_protocol_t<F>>
   requires std::is_base_of_v<Protocol, P>
 Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_connection(
     EventLoop& loop, F&& factory, std::string_view host, int port, ConnectionOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_connection<P>(
       detail::create_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options));
 }
@@ -187,6 +203,7 @@ template <class F, class P = detail::factory_protocol_t<F>>
 Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(EventLoop& loop,
                                                                                             F&& factory,
                                                                                             std::string_view path) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_connection<P>(
       detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
 }
@@ -208,6 +225,7 @@ template <class F>
   requires std::is_convertible_v<F, ProtocolFactory>
 Coroutine<Server> create_server(EventLoop& loop, F&& factory, std::string_view host, int port,
                                 ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options);
 }
 
@@ -225,6 +243,7 @@ template <class F>
   requires std::is_convertible_v<F, ProtocolFactory>
 Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, std::string_view path,
                                      ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::create_unix_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path), options);
 }
 

@@ -4,12 +4,15 @@
 #ifndef ASYNCIO_COROUTINE_HPP
 #define ASYNCIO_COROUTINE_HPP
 
+#include <asyncio/detail/coroutine_traits.hpp>
 #include <asyncio/detail/frame_allocator.hpp>
 #include <asyncio/detail/fwd.hpp>
 #include <asyncio/detail/task_core.hpp>
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
+#include <functional>
 #include <type_traits>
 #include <utility>
 
@@ -92,6 +95,29 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
+/// GCC 12.2 lays out the frame of a coroutine wrongly when an `if` or
+/// `while` condition is a co_await and the coroutine has no other local
+/// variable (`if (co_await lock.acquire())`): it puts an 8-byte slot in
+/// front of the resume pointer, so the coroutine handle (which starts at
+/// the resume pointer) is 8 bytes into the allocation, while the ramp
+/// starts the body with the allocation itself. Every resume then reads the
+/// frame 8 bytes off: the body never runs, or runs from a random point, or
+/// reads past the allocation (ASan: a 2-byte heap overflow). No awaiter or
+/// promise shape avoids it (design-notes.md, "Compilers"). With such a
+/// compiler every frame checks, as it is made, that its handle is its
+/// allocation, and stops the program with a message saying what to write
+/// instead, rather than hanging or corrupting memory later.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+inline constexpr bool check_frame_layout = true;
+#else
+inline constexpr bool check_frame_layout = false;
+#endif
+/// The last frame this thread allocated (check_frame_layout only).
+inline thread_local void* last_frame = nullptr;
+
+/// Prints what GCC 12 did and how to avoid it, and aborts.
+[[noreturn]] void miscompiled_coroutine() noexcept;
+
 template <class T>
 class Promise final : public PromiseResult<T> {
  public:
@@ -105,7 +131,11 @@ class Promise final : public PromiseResult<T> {
       this->unhandled();
   }
 
-  static void* operator new(std::size_t n) { return allocate_frame(n); }
+  static void* operator new(std::size_t n) {
+    void* p = allocate_frame(n);
+    if constexpr (check_frame_layout) last_frame = p;
+    return p;
+  }
   static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
   std::coroutine_handle<Promise> handle() noexcept {
@@ -289,11 +319,48 @@ class [[nodiscard]] Coroutine {
   handle_type h_ = nullptr;
 };
 
+namespace detail {
+
+/// `f(args...)` as a coroutine that keeps `f` and the arguments in its own
+/// frame until what `f` made has finished: a lambda coroutine refers to its
+/// closure (its captures) for as long as it runs, so the closure must be
+/// owned by something that lives that long.
+template <class C, class F, class... A>
+C call_owned(F f, A... args) {
+  if constexpr (std::is_void_v<typename C::value_type>)
+    co_await std::invoke(f, args...);
+  else
+    co_return co_await std::invoke(f, args...);
+}
+
+/// The coroutine create_task(f, args...) runs: `f` and `args` moved (or
+/// copied) into call_owned()'s frame at once, before anything suspends.
+template <class F, class... A>
+  requires CoroutineFunction<F, A...>
+function_coroutine_t<F, A...> owned_call(F&& f, A&&... args) {
+  return call_owned<function_coroutine_t<F, A...>, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f),
+                                                                                         std::forward<A>(args)...);
+}
+
+}  // namespace detail
+
 template <class T>
 Coroutine<T> detail::Promise<T>::get_return_object() noexcept {
+  if constexpr (detail::check_frame_layout)
+    if (handle().address() != detail::last_frame) detail::miscompiled_coroutine();
   return Coroutine<T>(handle());
 }
 
 }  // namespace asyncio
+
+// A function declared to return a Coroutine that never awaits is not a
+// coroutine but a function returning nothing: a crash, which the compilers
+// only warn about (-Wreturn-type). The natural case is a task_group() or
+// timeout() body that only spawns tasks; its correct spelling is a plain
+// body. Including the library makes that warning an error for the rest of
+// the translation unit (define ASYNCIO_ALLOW_MISSING_RETURN to opt out).
+#ifndef ASYNCIO_ALLOW_MISSING_RETURN
+#pragma GCC diagnostic error "-Wreturn-type"
+#endif
 
 #endif  // ASYNCIO_COROUTINE_HPP

@@ -4,6 +4,7 @@
 #ifndef ASYNCIO_EVENTS_HPP
 #define ASYNCIO_EVENTS_HPP
 
+#include <asyncio/detail/coroutine_traits.hpp>
 #include <asyncio/detail/fwd.hpp>
 #include <asyncio/detail/loop_core.hpp>
 #include <asyncio/exceptions.hpp>
@@ -128,6 +129,11 @@ class EventLoop {
   /// Wraps `coro` in a Task of this loop and schedules its first step.
   template <class T>
   Task<T> create_task(Coroutine<T> coro, std::string name = {});
+  /// Runs `f(args...)` as a task of this loop that owns `f` and the
+  /// arguments (as asyncio::create_task(f, args...)).
+  template <class F, class... A>
+    requires detail::CoroutineFunction<F, A...>
+  Task<typename detail::function_coroutine_t<F, A...>::value_type> create_task(F&& f, A&&... args);
   /// create_task without moving the name around (the hot path).
   template <class T>
   Task<T> start_task(Coroutine<T>&& coro, std::string& name);
@@ -136,7 +142,7 @@ class EventLoop {
   /// Future drops the call if no worker has started it. Defined in
   /// <asyncio/threads.hpp>.
   template <class F>
-  auto run_in_executor(ThreadPoolExecutor* executor, F fn);
+  auto run_in_executor(ThreadPoolExecutor* executor, F&& fn);
   /// The default executor, created on first use.
   ThreadPoolExecutor& default_executor();
   /// Replaces the default executor (the old one is shut down, waiting).
@@ -224,6 +230,19 @@ class EventLoop {
 /// The loop running in this thread. Throws RuntimeError("no running event
 /// loop") when none is.
 EventLoop& get_running_loop();
+
+/// The running loop, or else this thread's current loop (≙
+/// asyncio.get_event_loop()): the one given to set_event_loop(), or the
+/// first loop made on this thread while it is open. Lets gather() and
+/// ensure_future() be called before the loop runs, as in
+/// `loop.run_until_complete(gather(a(), b()))`: their tasks start when it
+/// does. RuntimeError("There is no current event loop in thread
+/// 'MainThread'.") when there is none (3.14; 3.13 made one with a
+/// DeprecationWarning).
+EventLoop& get_event_loop();
+/// Makes `loop` this thread's current loop (null: none) (≙
+/// asyncio.set_event_loop). A loop stops being current when it is closed.
+void set_event_loop(EventLoop* loop) noexcept;
 
 }  // namespace asyncio
 

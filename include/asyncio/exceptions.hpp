@@ -41,10 +41,23 @@ class KeyboardInterrupt : public BaseException {
   using BaseException::BaseException;
 };
 
-/// Python's SystemExit: fatal like KeyboardInterrupt.
+/// Python's SystemExit (≙ sys.exit()): fatal like KeyboardInterrupt.
+/// run_main() turns it into the process's exit status: SystemExit() is 0,
+/// SystemExit(n) is n, SystemExit("message") prints the message on stderr
+/// and is 1, as Python does.
 class SystemExit : public BaseException {
  public:
-  using BaseException::BaseException;
+  SystemExit() = default;
+  explicit SystemExit(int code) : BaseException(std::to_string(code)), code_(code) {}
+  explicit SystemExit(std::string message) : BaseException(std::move(message)), code_(1), has_message_(true) {}
+  /// The exit status this exception asks for.
+  int code() const noexcept { return code_; }
+  /// True when made with a message (printed by run_main()).
+  bool has_message() const noexcept { return has_message_; }
+
+ private:
+  int code_ = 0;
+  bool has_message_ = false;
 };
 
 /// The operation is not allowed in the current state (e.g. `result()` of a
@@ -123,6 +136,15 @@ class ExceptionGroup : public std::runtime_error {
 /// A readable one-line description of any exception: `Type('message')`,
 /// the way Python's repr() shows it. Used by the default exception handler.
 std::string describe(const std::exception_ptr& e);
+
+/// What Python prints as the last line of a traceback for `e` (≙
+/// traceback.format_exception_only): `ValueError: bad value`,
+/// `KeyboardInterrupt`, `ConnectionRefusedError: [Errno 111] ...`. C++
+/// exceptions get the Python name of the built-in they stand for
+/// (std::invalid_argument is ValueError, std::system_error the OSError
+/// subclass of its errno); other types their C++ name. An ExceptionGroup
+/// is followed by its members, indented. Ends with a newline.
+std::string format_exception_only(const std::exception_ptr& e);
 
 }  // namespace asyncio
 

@@ -49,8 +49,16 @@ struct GatherArg<Future<T>> {
   using child = Future<T>;
 };
 
-/// What gather accepts: a Coroutine, or a Task or Future whose result can be
-/// copied.
+// An awaitable operation that converts to a Coroutine (a queue's get()...).
+template <class A>
+  requires CoroutineOperation<A>
+struct GatherArg<A> {
+  static constexpr bool valid = true;
+  using child = Task<typename coroutine_of_t<A>::value_type>;
+};
+
+/// What gather accepts: a Coroutine (or an operation that converts to
+/// one), or a Task or Future whose result can be copied.
 template <class A>
 concept GatherAwaitable = GatherArg<std::decay_t<A>>::valid;
 
@@ -260,6 +268,11 @@ class GatherBuilder {
     seen_.emplace_back(&c, t.state());
     return t;
   }
+  template <class A>
+    requires CoroutineOperation<A>
+  auto child(A&& op) {
+    return loop_->owner->create_task(to_coroutine(std::forward<A>(op)));
+  }
   template <class T>
   Task<T> child(const Task<T>& t) {
     check_same_loop(loop_, t.state());
@@ -278,7 +291,7 @@ class GatherBuilder {
 
 template <bool Outcomes, class... A>
 auto gather_variadic(A&&... args) {
-  LoopCore* loop = &running_core();
+  LoopCore* loop = &get_event_loop().core();
   GatherBuilder b(loop);
   using Store = TupleStore<Outcomes, typename GatherArg<std::decay_t<A>>::child...>;
   // Braced initialisation: children are created in argument order.
@@ -288,7 +301,7 @@ auto gather_variadic(A&&... args) {
 
 template <bool Outcomes, class T>
 auto gather_vector(std::vector<Coroutine<T>> coros) {
-  LoopCore* loop = &running_core();
+  LoopCore* loop = &get_event_loop().core();
   // All checked before any is started (a coroutine a task is awaiting
   // cannot become a task of its own).
   for (auto& c : coros) c.check_usable();
@@ -305,7 +318,7 @@ auto gather_vector(std::vector<Coroutine<T>> coros) {
 
 template <bool Outcomes, class H>
 auto gather_handles(std::vector<H> handles) {
-  LoopCore* loop = &running_core();
+  LoopCore* loop = &get_event_loop().core();
   for (auto& h : handles) check_same_loop(loop, h.state());
   return make_gather(loop, VectorStore<Outcomes, H>{std::move(handles)}, Outcomes);
 }
@@ -315,11 +328,14 @@ auto gather_handles(std::vector<H> handles) {
 /// Runs the awaitables concurrently and gives their results in argument
 /// order as a std::tuple (void results as std::monostate). Each argument is
 /// a Coroutine (wrapped in a task now; the same lvalue twice gives one
-/// task), a Task or a Future. The first exception, in completion order,
+/// task), an operation that converts to one (`q.get()`), a Task or a
+/// Future. The first exception, in completion order,
 /// propagates; the other awaitables are not cancelled and keep running. A
 /// child cancelled on its own makes gather raise CancelledError.
 /// Cancelling the returned future (or the task awaiting it) cancels every
-/// child. Returns a Future: await it, or keep it to cancel() it.
+/// child. Returns a Future: await it, or keep it to cancel() it. Outside a
+/// running loop the children are tasks of get_event_loop(), started when
+/// it runs (`loop.run_until_complete(gather(a(), b()))`).
 template <detail::GatherAwaitable... A>
 auto gather(A&&... args) {
   return detail::gather_variadic<false>(std::forward<A>(args)...);

@@ -17,6 +17,7 @@
 #include <exception>
 #include <mutex>
 #include <type_traits>
+#include <string>
 #include <utility>
 
 namespace asyncio {
@@ -74,6 +75,11 @@ Coroutine<LockGuard<L>> acquire_guard(L& lock) {
   co_await lock.acquire();
   co_return LockGuard<L>(lock, std::adopt_lock);
 }
+/// `__aenter__` of a lock-like primitive: acquire(), giving nothing.
+template <class L>
+Coroutine<> acquire_for_with(L& lock) {
+  co_await lock.acquire();
+}
 }  // namespace detail
 
 /// A mutual-exclusion lock not owned by any task (≙ asyncio.Lock): any task
@@ -100,6 +106,13 @@ class Lock {
   void release();
   /// `async with lock:` — acquires, then gives a guard that releases.
   Coroutine<LockGuard<Lock>> guard() { return detail::acquire_guard(*this); }
+  /// `<asyncio.locks.Lock object at 0x... [locked, waiters:1]>`, as CPython.
+  std::string repr() const;
+  /// The async context manager protocol (async_with(), contextlib.hpp):
+  /// `co_await async_with(lock, [&] { ... })` acquires, runs the block,
+  /// releases however it ends.
+  Coroutine<> aenter() { return detail::acquire_for_with(*this); }
+  void aexit(const std::exception_ptr&) { release(); }
 
  private:
   friend struct detail::SyncTestAccess;
@@ -119,6 +132,8 @@ class Event {
 
   /// True when the flag is set.
   bool is_set() const noexcept { return value_; }
+  /// `<asyncio.locks.Event object at 0x... [set]>`, as CPython.
+  std::string repr() const;
   /// Sets the flag and wakes every waiting task (they resume on a later loop
   /// pass, in the order they started waiting). Never suspends.
   void set() noexcept;
@@ -156,6 +171,13 @@ class Condition {
   void release() { lock_->release(); }
   /// `async with condition:` — acquires the lock, gives a guard.
   Coroutine<LockGuard<Condition>> guard() { return detail::acquire_guard(*this); }
+  /// `<asyncio.locks.Condition object at 0x... [unlocked, waiters:2]>`.
+  std::string repr() const;
+  /// The async context manager protocol (async_with(), contextlib.hpp):
+  /// `co_await async_with(condition, [&] { ... })` acquires, runs the block,
+  /// releases however it ends.
+  Coroutine<> aenter() { return detail::acquire_for_with(*this); }
+  void aexit(const std::exception_ptr&) { release(); }
 
   /// Releases the lock, suspends until notified, then re-acquires the lock
   /// and gives true. The lock must be held (by any task: there is no
@@ -170,7 +192,10 @@ class Condition {
   /// when the predicate is false at first. `predicate` is kept in the
   /// coroutine (moved in); what it refers to must outlive the wait.
   template <class Predicate>
-  Coroutine<std::decay_t<std::invoke_result_t<Predicate&>>> wait_for(Predicate predicate);
+  Coroutine<std::decay_t<std::invoke_result_t<std::decay_t<Predicate>&>>> wait_for(Predicate&& predicate) {
+    ASYNCIO_GCC12_CALLABLE_CHECK(Predicate);
+    return wait_until(std::decay_t<Predicate>(std::forward<Predicate>(predicate)));
+  }
   /// Wakes up to `n` waiters not yet notified, in FIFO order; each returns
   /// from wait() once it has re-taken the lock, so the caller should release
   /// it. RuntimeError("cannot notify on un-acquired lock") unless locked.
@@ -180,6 +205,9 @@ class Condition {
 
  private:
   friend struct detail::SyncTestAccess;
+  template <class Predicate>
+  Coroutine<std::decay_t<std::invoke_result_t<Predicate&>>> wait_until(Predicate predicate);
+
   detail::WaiterList waiters_;
   detail::LoopBinding binding_;
   Lock own_lock_;
@@ -187,7 +215,7 @@ class Condition {
 };
 
 template <class Predicate>
-Coroutine<std::decay_t<std::invoke_result_t<Predicate&>>> Condition::wait_for(Predicate predicate) {
+Coroutine<std::decay_t<std::invoke_result_t<Predicate&>>> Condition::wait_until(Predicate predicate) {
   auto result = predicate();
   while (!result) {
     co_await wait();
@@ -221,6 +249,13 @@ class Semaphore {
   void release();
   /// `async with semaphore:` — acquires, gives a guard that releases.
   Coroutine<LockGuard<Semaphore>> guard() { return detail::acquire_guard(*this); }
+  /// `<asyncio.locks.Semaphore object at 0x... [unlocked, value:1]>`.
+  std::string repr() const;
+  /// The async context manager protocol (async_with(), contextlib.hpp):
+  /// `co_await async_with(semaphore, [&] { ... })` acquires, runs the block,
+  /// releases however it ends.
+  Coroutine<> aenter() { return detail::acquire_for_with(*this); }
+  void aexit(const std::exception_ptr&) { release(); }
 
  protected:
   Semaphore(std::ptrdiff_t value, bool bounded);
@@ -276,6 +311,10 @@ class Barrier {
   std::ptrdiff_t n_waiting() const noexcept { return state_ == State::filling ? count_ : 0; }
   /// True after abort(), until reset().
   bool broken() const noexcept { return state_ == State::broken; }
+  /// `<asyncio.locks.Barrier object at 0x... [draining, waiters:0/3]>`: the
+  /// state (filling, draining, resetting, broken) and, unless broken,
+  /// n_waiting()/parties(), as CPython 3.13.
+  std::string repr() const;
 
  private:
   friend struct detail::SyncTestAccess;

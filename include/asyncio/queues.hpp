@@ -150,6 +150,7 @@ class BasicQueue;
 template <class T, class Store>
 class [[nodiscard]] QueuePut {
  public:
+  using coroutine_type = Coroutine<>;
   QueuePut(BasicQueue<T, Store>* q, T&& item) : wait_(q, true), q_(q), item_(std::move(item)) {}
   QueuePut(QueuePut&&) = default;
 
@@ -175,6 +176,7 @@ class [[nodiscard]] QueuePut {
 template <class T, class Store>
 class [[nodiscard]] QueueGet {
  public:
+  using coroutine_type = Coroutine<T>;
   explicit QueueGet(BasicQueue<T, Store>* q) noexcept : wait_(q, false), q_(q) {}
   QueueGet(QueueGet&&) = default;
 
@@ -280,17 +282,6 @@ class LifoQueue : public detail::BasicQueue<T, detail::LifoStore<T>> {
  public:
   explicit LifoQueue(std::ptrdiff_t maxsize = 0) : detail::BasicQueue<T, detail::LifoStore<T>>(maxsize) {}
 };
-
-/// create_task(q.get()), as in Python: the operation as a task.
-template <class T, class Store>
-Task<T> create_task(detail::QueueGet<T, Store> op, std::string name = {}) {
-  return create_task(Coroutine<T>(std::move(op)), std::move(name));
-}
-/// create_task(q.put(item)), as in Python: the operation as a task.
-template <class T, class Store>
-Task<> create_task(detail::QueuePut<T, Store> op, std::string name = {}) {
-  return create_task(Coroutine<>(std::move(op)), std::move(name));
-}
 
 }  // namespace asyncio
 

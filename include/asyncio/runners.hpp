@@ -7,6 +7,7 @@
 #include <asyncio/events.hpp>
 #include <asyncio/tasks.hpp>
 
+#include <exception>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -39,7 +40,7 @@ class Runner {
   T run(Coroutine<T> coro) {
     EventLoop& loop = prepare_run();
     Task<T> task = loop.create_task(std::move(coro));
-    run_main(task);
+    run_task(task);
     if constexpr (std::is_void_v<T>)
       task.result();
     else
@@ -53,7 +54,7 @@ class Runner {
  private:
   EventLoop& prepare_run();
   /// Runs the loop until `main` is done, with the SIGINT handling above.
-  void run_main(const TaskRef& main);
+  void run_task(const TaskRef& main);
   enum class State { created, initialized, closed };
   State state_ = State::created;
   LoopOptions options_;
@@ -79,6 +80,39 @@ T run(Coroutine<T> main) {
     runner.close();
     return value;
   }
+}
+
+namespace detail {
+/// run_main()'s ending: flushes stdout and stderr, prints what Python
+/// would for `error` (null: none), and gives the exit status.
+int main_exit_status(const std::exception_ptr& error, int status) noexcept;
+}  // namespace detail
+
+/// The top of `main`, ending as `python prog.py` does on `asyncio.run(main())`:
+/// `int main() { return asyncio::run_main(amain()); }`. Runs `main` with
+/// run() and gives the process's exit status, having flushed stdout and
+/// stderr in every case:
+/// - `main` returned: 0, or its value when it is a Coroutine<int>;
+/// - KeyboardInterrupt (Ctrl-C: run() cancels the main task first):
+///   `Traceback (most recent call last):` and `KeyboardInterrupt` on
+///   stderr, 130 (Python ends by SIGINT itself; the shell shows 130 both ways);
+/// - SystemExit: its code() (its message on stderr, if it has one);
+/// - anything else: the traceback header and Python's last traceback line
+///   (format_exception_only(): `ValueError: bad value`), 1.
+/// Never throws.
+template <class T>
+int run_main(Coroutine<T> main) noexcept {
+  int status = 0;
+  std::exception_ptr error;
+  try {
+    if constexpr (std::is_same_v<T, int>)
+      status = run(std::move(main));
+    else
+      run(std::move(main));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  return detail::main_exit_status(error, status);
 }
 
 }  // namespace asyncio

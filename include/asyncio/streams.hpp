@@ -151,6 +151,11 @@ using ClientConnectedCallback = std::function<Coroutine<>(StreamReader, StreamWr
 class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_from_this<StreamReaderProtocol> {
  public:
   explicit StreamReaderProtocol(StreamReader reader, ClientConnectedCallback client_connected_cb = {});
+  /// The callback shared by every connection of a server: each handler's
+  /// task holds it until the coroutine it made has finished (a lambda
+  /// coroutine refers to its closure), so neither the server nor the
+  /// protocol has to outlive the handler.
+  StreamReaderProtocol(StreamReader reader, std::shared_ptr<const ClientConnectedCallback> client_connected_cb);
   ~StreamReaderProtocol() override;
 
   void connection_made(Transport& transport) override;
@@ -164,7 +169,7 @@ class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_
 
  private:
   std::optional<StreamReader> reader_;
-  ClientConnectedCallback client_connected_cb_;
+  std::shared_ptr<const ClientConnectedCallback> client_connected_cb_;
   std::shared_ptr<Transport> transport_;
   Future<> closed_;
   std::exception_ptr closed_exc_;
@@ -176,11 +181,17 @@ class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_
 /// transport still open, the transport is closed (as CPython's __del__).
 class StreamWriter {
  public:
+  /// An empty writer, to be assigned later (≙ `writer = None` before the
+  /// connection exists): every member throws RuntimeError("StreamWriter
+  /// object is not initialized.") until then.
+  StreamWriter() noexcept = default;
   StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr<StreamReaderProtocol> protocol,
                std::optional<StreamReader> reader);
+  /// False while empty.
+  explicit operator bool() const noexcept { return static_cast<bool>(s_); }
 
   /// The underlying transport.
-  Transport& transport() const noexcept;
+  Transport& transport() const;
   /// Writes without blocking (see Transport::write); pair with drain().
   void write(std::string_view data) const;
   void writelines(std::span<const std::string_view> data) const;
@@ -202,6 +213,7 @@ class StreamWriter {
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const;
 
  private:
+  const std::shared_ptr<detail::StreamWriterState>& state() const;
   std::shared_ptr<detail::StreamWriterState> s_;
 };
 
@@ -246,14 +258,18 @@ inline Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std
 
 /// Starts a TCP server calling `client_connected_cb(reader, writer)` for
 /// each connection (≙ asyncio.start_server); a callback returning a
-/// Coroutine<> runs as a task. Options and errors as create_server().
+/// Coroutine<> runs as a task. Options and errors as create_server(). The
+/// server keeps its own copy of the callback, and each handler's task keeps
+/// it alive until the handler has finished: a capturing lambda coroutine is
+/// a correct handler whatever happens to the caller's object or the server.
 ///
-/// Under GCC 12, give a lambda with captures a name before `co_await
-/// start_server(...)`: a capturing lambda temporary inside a `co_await`
-/// expression is destroyed twice by that compiler.
+/// Under GCC 12, a lambda written inside the co_await that captures by value
+/// something with a destructor does not compile (that compiler destroys it
+/// twice, see ASYNCIO_GCC12_CALLABLE_CHECK): name it first.
 template <class F>
 Coroutine<Server> start_server(F&& client_connected_cb, std::string_view host, int port,
                                ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::start_server(detail::client_connected(std::forward<F>(client_connected_cb)), std::string(host),
                               port, options);
 }
@@ -267,6 +283,7 @@ Coroutine<Server> start_server(F&& client_connected_cb, std::nullptr_t, int port
 /// start_server() on a Unix socket (≙ asyncio.start_unix_server).
 template <class F>
 Coroutine<Server> start_unix_server(F&& client_connected_cb, std::string_view path, ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::start_unix_server(detail::client_connected(std::forward<F>(client_connected_cb)),
                                    std::string(path), options);
 }

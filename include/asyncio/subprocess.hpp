@@ -19,6 +19,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -122,13 +124,18 @@ class Process {
 
   /// Made by create_subprocess_exec() / _shell().
   explicit Process(std::shared_ptr<detail::ProcessState> state);
+  /// An empty handle, to be assigned later: every member throws
+  /// RuntimeError("Process object is not initialized.") until then.
+  Process() noexcept = default;
+  /// False while empty.
+  explicit operator bool() const noexcept { return static_cast<bool>(s_); }
 
   /// The child's process id.
-  int pid() const noexcept;
+  int pid() const;
   /// Empty while the child runs (≙ None); its exit status once the loop
   /// has seen it exit, or minus the signal number that killed it (-9 after
   /// kill()).
-  std::optional<int> returncode() const noexcept;
+  std::optional<int> returncode() const;
   /// Waits for the child to exit and returns returncode(). Any number of
   /// coroutines may wait, at any time. Cancelling a wait does not touch the
   /// child. Unlike CPython 3.13 (and like uvloop and CPython's gh-119710),
@@ -162,6 +169,7 @@ class Process {
   std::shared_ptr<Transport> get_pipe_transport(int fd) const;
 
  private:
+  const std::shared_ptr<detail::ProcessState>& state() const;
   std::shared_ptr<detail::ProcessState> s_;
 };
 
@@ -199,6 +207,43 @@ inline Coroutine<Process> create_subprocess_exec(std::string_view program, Strin
   std::vector<std::string> argv = args.to_vector();
   argv.insert(argv.begin(), std::string(program));
   return detail::create_subprocess(detail::spawn_request(std::string(program), std::move(argv), options));
+}
+
+namespace detail {
+template <class A>
+concept ExecArgument = std::is_convertible_v<const A&, std::string_view>;
+template <class A>
+concept ExecArgumentOrOptions = ExecArgument<std::remove_cvref_t<A>> ||
+                                std::is_same_v<std::remove_cvref_t<A>, SubprocessOptions>;
+
+template <class A>
+void add_exec_argument(std::vector<std::string>& argv, const SubprocessOptions*& options, const A& a) {
+  if constexpr (std::is_same_v<A, SubprocessOptions>)
+    options = &a;
+  else
+    argv.emplace_back(std::string_view(a));
+}
+}  // namespace detail
+
+/// Python's call shape, `create_subprocess_exec("ls", "-l", dir,
+/// SubprocessOptions{.stdout_ = PIPE})`: the arguments as a list of
+/// string-likes (Python's `*args`), then the options, if any, last. No
+/// braced list sits inside the co_await, which GCC 12 cannot compile.
+/// Otherwise as above.
+template <class... A>
+  requires(sizeof...(A) > 0 && (detail::ExecArgumentOrOptions<A> && ...))
+Coroutine<Process> create_subprocess_exec(std::string_view program, const A&... args) {
+  constexpr std::size_t option_count = (std::size_t{std::is_same_v<A, SubprocessOptions>} + ...);
+  static_assert(option_count == 0 ||
+                    (option_count == 1 && std::is_same_v<std::tuple_element_t<sizeof...(A) - 1, std::tuple<A...>>,
+                                                         SubprocessOptions>),
+                "the SubprocessOptions come last, once");
+  std::vector<std::string> argv{std::string(program)};
+  argv.reserve(sizeof...(A) + 1);
+  static const SubprocessOptions defaults{};
+  const SubprocessOptions* options = &defaults;
+  (detail::add_exec_argument(argv, options, args), ...);
+  return detail::create_subprocess(detail::spawn_request(std::string(program), std::move(argv), *options));
 }
 
 /// Runs `cmd` with /bin/sh -c (≙ asyncio.create_subprocess_shell). A

@@ -71,6 +71,22 @@ class TaskGroup {
     adopt(task.core());
     return task;
   }
+  /// An awaitable operation (a queue's get() or put(), ...) as a task of
+  /// the group, as asyncio::create_task() takes it.
+  template <class A>
+    requires detail::CoroutineOperation<A>
+  Task<typename detail::coroutine_of_t<A>::value_type> create_task(A&& op, std::string name = {}) {
+    check_open();
+    return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name));
+  }
+  /// `f(args...)` as a task of the group that owns `f` and the arguments
+  /// (see asyncio::create_task(f, args...)).
+  template <class F, class... A>
+    requires detail::CoroutineFunction<F, A...>
+  Task<typename detail::function_coroutine_t<F, A...>::value_type> create_task(F&& f, A&&... args) {
+    check_open();
+    return create_task(detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
+  }
 
   /// `<TaskGroup tasks=2 errors=1 cancelling>`, as CPython's repr.
   std::string repr() const;
@@ -133,9 +149,9 @@ Coroutine<R> taskgroup_scope(TaskGroup* outer, F body) {
   std::optional<std::conditional_t<std::is_void_v<R>, char, R>> result;
   try {
     if constexpr (std::is_void_v<R>)
-      co_await invoke_body(body, tg);
+      co_await body_coroutine(body, tg);
     else
-      result.emplace(co_await invoke_body(body, tg));
+      result.emplace(co_await body_coroutine(body, tg));
   } catch (...) {
     exc = std::current_exception();
   }
@@ -151,16 +167,18 @@ Coroutine<R> taskgroup_scope(TaskGroup* outer, F body) {
 
 /// Runs `body` with a new TaskGroup and waits for all its tasks
 /// (≙ `async with asyncio.TaskGroup() as tg:`): `co_await
-/// asyncio::task_group([&](asyncio::TaskGroup& tg) -> asyncio::Coroutine<> {
-/// tg.create_task(work(1)); ... co_return; })`. Gives what the body returns;
-/// throws as described at TaskGroup. The body is any callable taking
-/// `TaskGroup&` (or nothing) and returning a Coroutine; it is kept alive,
-/// in the returned coroutine's frame, until its coroutine finishes. Must
-/// run inside a task.
+/// asyncio::task_group([&](asyncio::TaskGroup& tg) { tg.create_task(work(1));
+/// ... })`. Gives what the body returns; throws as described at TaskGroup.
+/// The body is any callable taking `TaskGroup&` (or nothing): a plain
+/// function (the block only spawns tasks) or a coroutine (the block awaits
+/// too). It is moved into the returned coroutine's frame at once and lives
+/// there until it has finished. Must run inside a task.
 template <class F>
-  requires detail::ScopeBody<F, TaskGroup>
-Coroutine<detail::body_result_t<F, TaskGroup>> task_group(F body) {
-  return detail::taskgroup_scope<detail::body_result_t<F, TaskGroup>>(nullptr, std::move(body));
+  requires detail::ScopeBody<std::decay_t<F>, TaskGroup>
+Coroutine<detail::body_result_t<std::decay_t<F>, TaskGroup>> task_group(F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::taskgroup_scope<detail::body_result_t<std::decay_t<F>, TaskGroup>, std::decay_t<F>>(
+      nullptr, std::forward<F>(body));
 }
 
 /// `async with tg:` for a TaskGroup made beforehand, which can then be
@@ -169,9 +187,11 @@ Coroutine<detail::body_result_t<F, TaskGroup>> task_group(F body) {
 /// group can be entered once: RuntimeError("TaskGroup <...> has already
 /// been entered") after. `tg` must outlive the returned coroutine.
 template <class F>
-  requires detail::ScopeBody<F, TaskGroup>
-Coroutine<detail::body_result_t<F, TaskGroup>> async_with(TaskGroup& tg, F body) {
-  return detail::taskgroup_scope<detail::body_result_t<F, TaskGroup>>(&tg, std::move(body));
+  requires detail::ScopeBody<std::decay_t<F>, TaskGroup>
+Coroutine<detail::body_result_t<std::decay_t<F>, TaskGroup>> async_with(TaskGroup& tg, F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::taskgroup_scope<detail::body_result_t<std::decay_t<F>, TaskGroup>, std::decay_t<F>>(
+      &tg, std::forward<F>(body));
 }
 
 }  // namespace asyncio

@@ -127,6 +127,49 @@ Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
   return detail::running_core().owner->start_task(std::move(coro), name);
 }
 
+/// create_task(q.get()), create_task(q.put(x)), create_task of a timeout
+/// scope: an awaitable operation as a task, as Python takes any awaitable.
+template <class A>
+  requires detail::CoroutineOperation<A>
+Task<typename detail::coroutine_of_t<A>::value_type> create_task(A&& op, std::string name = {}) {
+  return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name));
+}
+
+/// Runs `f(args...)` as a task on the running loop, the task owning `f` and
+/// copies of `args` (≙ Asio's co_spawn of a function object):
+/// `create_task([=]() -> Coroutine<int> { co_return x; })` is correct
+/// whatever happens to the lambda object the caller wrote, because the
+/// task keeps its own until the coroutine has finished. Costs one more
+/// coroutine frame than create_task(coro). `f` returns a Coroutine (or an
+/// awaitable operation that converts to one).
+template <class F, class... A>
+  requires detail::CoroutineFunction<F, A...>
+Task<typename detail::function_coroutine_t<F, A...>::value_type> create_task(F&& f, A&&... args) {
+  return create_task(detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
+}
+
+/// ≙ asyncio.ensure_future: a coroutine (or an operation that converts to
+/// one) becomes a task of get_event_loop() — which need not be running
+/// yet: the task starts when it does —; a Task or Future is returned as it
+/// is.
+template <class T>
+Task<T> ensure_future(Coroutine<T> coro) {
+  return get_event_loop().create_task(std::move(coro));
+}
+template <class A>
+  requires detail::CoroutineOperation<A>
+Task<typename detail::coroutine_of_t<A>::value_type> ensure_future(A&& op) {
+  return ensure_future(detail::to_coroutine(std::forward<A>(op)));
+}
+template <class T>
+Task<T> ensure_future(Task<T> task) {
+  return task;
+}
+template <class T>
+Future<T> ensure_future(Future<T> fut) {
+  return fut;
+}
+
 /// The task running now; empty when called from a plain callback. Throws
 /// RuntimeError("no running event loop") outside a loop.
 TaskRef current_task();
@@ -139,6 +182,12 @@ std::vector<TaskRef> all_tasks(EventLoop& loop);
 template <class T>
 Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
   return start_task(std::move(coro), name);
+}
+
+template <class F, class... A>
+  requires detail::CoroutineFunction<F, A...>
+Task<typename detail::function_coroutine_t<F, A...>::value_type> EventLoop::create_task(F&& f, A&&... args) {
+  return create_task(detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
 }
 
 template <class T>

@@ -106,12 +106,18 @@ class ExecutorCallOf final : public ExecutorCall {
 /// its finish() to the loop.
 void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<ExecutorCall> call);
 
+/// run_in_executor() without its GCC 12 check: for the library's own
+/// callables, which are never temporaries of a co_await expression.
+template <class Fn>
+Future<std::invoke_result_t<Fn&>> run_in_executor(EventLoop& loop, ThreadPoolExecutor* executor, Fn fn);
+
 template <class R, class F>
 Coroutine<R> await_in_default_executor(F fn) {
+  Future<R> fut = run_in_executor(get_running_loop(), nullptr, std::move(fn));
   if constexpr (std::is_void_v<R>)
-    co_await get_running_loop().run_in_executor(nullptr, std::move(fn));
+    co_await fut;
   else
-    co_return co_await get_running_loop().run_in_executor(nullptr, std::move(fn));
+    co_return co_await std::move(fut);
 }
 
 /// What run_coroutine_threadsafe shares between the caller's thread and
@@ -169,18 +175,24 @@ bool post_to_loop(EventLoop& loop, std::function<void()> cb);
 
 }  // namespace detail
 
-template <class F>
-auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F fn) {
-  using R = std::invoke_result_t<F&>;
-  Future<R> fut = create_future<R>();
-  auto call = std::make_shared<detail::ExecutorCallOf<R, F>>(std::move(fn), fut.state());
+template <class Fn>
+Future<std::invoke_result_t<Fn&>> detail::run_in_executor(EventLoop& loop, ThreadPoolExecutor* executor, Fn fn) {
+  using R = std::invoke_result_t<Fn&>;
+  Future<R> fut = loop.create_future<R>();
+  auto call = std::make_shared<detail::ExecutorCallOf<R, Fn>>(std::move(fn), fut.state());
   // Cancelling the future drops the call if no worker has taken it yet (a
   // running call finishes; its result is then ignored), as CPython does.
   fut.add_done_callback([call](Future<R> f) {
     if (f.cancelled()) call->cancel();
   });
-  detail::submit_call(*this, executor, std::move(call));
+  detail::submit_call(loop, executor, std::move(call));
   return fut;
+}
+
+template <class F>
+auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F&& fn) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::run_in_executor(*this, executor, std::decay_t<F>(std::forward<F>(fn)));
 }
 
 /// Runs `f(args...)` in the running loop's default executor and gives its
@@ -189,6 +201,7 @@ auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F fn) {
 /// running in its thread still finishes, and its result is dropped.
 template <class F, class... A>
 auto to_thread(F&& f, A&&... args) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
   using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
   return detail::await_in_default_executor<R>(
       [f = std::decay_t<F>(std::forward<F>(f)), ... args = std::forward<A>(args)]() mutable -> R {
@@ -258,7 +271,7 @@ ConcurrentFuture<T> run_coroutine_threadsafe(Coroutine<T> coro, EventLoop& loop)
 /// touch the std::future.
 template <class T>
 Future<T> wrap_future(std::future<T> f) {
-  return get_running_loop().run_in_executor(nullptr, [f = std::move(f)]() mutable -> T { return f.get(); });
+  return detail::run_in_executor(get_running_loop(), nullptr, [f = std::move(f)]() mutable -> T { return f.get(); });
 }
 
 }  // namespace asyncio

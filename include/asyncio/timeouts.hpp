@@ -133,9 +133,9 @@ Coroutine<R> timeout_scope(Timeout* outer, std::optional<double> arg, bool relat
   std::optional<std::conditional_t<std::is_void_v<R>, char, R>> result;
   try {
     if constexpr (std::is_void_v<R>)
-      co_await invoke_body(body, cm);
+      co_await body_coroutine(body, cm);
     else
-      result.emplace(co_await invoke_body(body, cm));
+      result.emplace(co_await body_coroutine(body, cm));
   } catch (...) {
     abandon.cm = nullptr;
     TimeoutAccess::exit(cm, true);
@@ -164,8 +164,9 @@ double seconds(std::chrono::duration<Rep, Period> d) {
 template <class R, class F>
 class [[nodiscard]] TimeoutScope {
  public:
-  TimeoutScope(Timeout* outer, std::optional<double> arg, bool relative, F body)
-      : outer_(outer), arg_(arg), relative_(relative), body_(std::move(body)) {}
+  template <class B>
+  TimeoutScope(Timeout* outer, std::optional<double> arg, bool relative, B&& body)
+      : outer_(outer), arg_(arg), relative_(relative), body_(std::forward<B>(body)) {}
   /// Moving a scope already awaited is not supported (its Timeout stays).
   TimeoutScope(TimeoutScope&& o) : outer_(o.outer_), arg_(o.arg_), relative_(o.relative_), body_(std::move(o.body_)) {}
   TimeoutScope& operator=(TimeoutScope&&) = delete;
@@ -173,8 +174,10 @@ class [[nodiscard]] TimeoutScope {
   detail::TimeoutAwaiter<R, F> operator co_await() & noexcept { return detail::TimeoutAwaiter<R, F>(*this); }
   detail::TimeoutAwaiter<R, F> operator co_await() && noexcept { return detail::TimeoutAwaiter<R, F>(*this); }
 
+  using coroutine_type = Coroutine<R>;
   /// The same block as a Coroutine<R> (for create_task, gather, ...).
   Coroutine<R> coroutine() && { return detail::timeout_scope<R>(outer_, arg_, relative_, std::move(body_)); }
+  operator Coroutine<R>() && { return std::move(*this).coroutine(); }
 
  private:
   friend class detail::TimeoutAwaiter<R, F>;
@@ -214,7 +217,7 @@ class TimeoutAwaiter {
     Timeout& cm = s_.cm();
     TimeoutAccess::enter(cm, s_.arg_, s_.relative_);
     try {
-      coro_ = invoke_body(s_.body_, cm);
+      coro_ = body_coroutine(s_.body_, cm);
       ::new (static_cast<void*>(&inner_)) CoroutineAwaiter<R>(coro_.operator co_await());
       started_ = true;
       inside_ = true;
@@ -265,32 +268,39 @@ class TimeoutAwaiter {
 /// ... })`. Gives what the body returns; throws TimeoutError if the
 /// deadline cut it (see Timeout). `delay` nullopt: no deadline; `delay <= 0`:
 /// the deadline fires on the next loop pass, so the body's first suspension
-/// raises. The body is any callable taking `Timeout&` (or nothing) and
-/// returning a Coroutine, called once the Timeout is entered; the returned
-/// TimeoutScope keeps it alive until its coroutine finishes. The deadline
-/// is read from the loop's clock when the scope is awaited (at once, in the
-/// usual `co_await asyncio::timeout(...)`). Must run inside a task:
-/// RuntimeError("Timeout should be used inside a task").
+/// raises. The body is any callable taking `Timeout&` (or nothing),
+/// returning a Coroutine or a plain function, called once the Timeout is
+/// entered; it is moved into the returned TimeoutScope at once, which keeps
+/// it alive until its coroutine finishes. The deadline is read from the
+/// loop's clock when the scope is awaited (at once, in the usual `co_await
+/// asyncio::timeout(...)`). Must run inside a task: RuntimeError("Timeout
+/// should be used inside a task").
 template <class F>
-  requires detail::ScopeBody<F, Timeout>
-TimeoutScope<detail::body_result_t<F, Timeout>, F> timeout(std::optional<double> delay, F body) {
-  return {nullptr, delay, true, std::move(body)};
+  requires detail::ScopeBody<std::decay_t<F>, Timeout>
+TimeoutScope<detail::body_result_t<std::decay_t<F>, Timeout>, std::decay_t<F>> timeout(std::optional<double> delay,
+                                                                                       F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return {nullptr, delay, true, std::forward<F>(body)};
 }
 
 /// timeout() with a std::chrono duration.
 template <class Rep, class Period, class F>
-  requires detail::ScopeBody<F, Timeout>
-TimeoutScope<detail::body_result_t<F, Timeout>, F> timeout(std::chrono::duration<Rep, Period> delay, F body) {
-  return {nullptr, detail::seconds(delay), true, std::move(body)};
+  requires detail::ScopeBody<std::decay_t<F>, Timeout>
+TimeoutScope<detail::body_result_t<std::decay_t<F>, Timeout>, std::decay_t<F>> timeout(
+    std::chrono::duration<Rep, Period> delay, F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return {nullptr, detail::seconds(delay), true, std::forward<F>(body)};
 }
 
 /// Runs `body` under the absolute deadline `when`, in the loop's clock
 /// (≙ `async with asyncio.timeout_at(when) as cm:`); nullopt disables it.
 /// Otherwise as timeout().
 template <class F>
-  requires detail::ScopeBody<F, Timeout>
-TimeoutScope<detail::body_result_t<F, Timeout>, F> timeout_at(std::optional<double> when, F body) {
-  return {nullptr, when, false, std::move(body)};
+  requires detail::ScopeBody<std::decay_t<F>, Timeout>
+TimeoutScope<detail::body_result_t<std::decay_t<F>, Timeout>, std::decay_t<F>> timeout_at(std::optional<double> when,
+                                                                                          F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return {nullptr, when, false, std::forward<F>(body)};
 }
 
 /// `async with cm:` for a Timeout made beforehand (`asyncio::Timeout
@@ -298,9 +308,10 @@ TimeoutScope<detail::body_result_t<F, Timeout>, F> timeout_at(std::optional<doub
 /// entered once: RuntimeError("Timeout has already been entered") after.
 /// `cm` must outlive the returned scope.
 template <class F>
-  requires detail::ScopeBody<F, Timeout>
-TimeoutScope<detail::body_result_t<F, Timeout>, F> async_with(Timeout& cm, F body) {
-  return {&cm, std::nullopt, false, std::move(body)};
+  requires detail::ScopeBody<std::decay_t<F>, Timeout>
+TimeoutScope<detail::body_result_t<std::decay_t<F>, Timeout>, std::decay_t<F>> async_with(Timeout& cm, F&& body) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return {&cm, std::nullopt, false, std::forward<F>(body)};
 }
 
 }  // namespace asyncio

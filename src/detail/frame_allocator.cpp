@@ -5,9 +5,23 @@
 #include <mutex>
 #include <vector>
 
+// The pool-or-heap decision, made here once for every translation unit
+// that allocates frames (see FramePool).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ASYNCIO_PLAIN_FRAMES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ASYNCIO_PLAIN_FRAMES 1
+#endif
+#endif
+
 namespace asyncio::detail {
 
-constinit thread_local FramePool frame_pool{};
+#ifdef ASYNCIO_PLAIN_FRAMES
+constinit thread_local FramePool frame_pool{0, {}};
+#else
+constinit thread_local FramePool frame_pool{FramePool::classes, {}};
+#endif
 
 namespace {
 // Chunks stay reachable from here for the life of the process: blocks may
@@ -17,6 +31,8 @@ std::vector<void*>* chunks = nullptr;
 
 constexpr std::size_t chunk_bytes = 64 * 1024;
 }  // namespace
+
+void free_unpooled_frame(void* p, std::size_t n) noexcept { ::operator delete(p, n); }
 
 void* refill_frame_pool(std::size_t size_class) {
   const std::size_t block = size_class * FramePool::granule;

@@ -39,7 +39,8 @@ template <class T>
 struct IsCoroutine<Coroutine<T>> : std::true_type {};
 
 /// A scope's body is called with the scope object (`Timeout&`,
-/// `TaskGroup&`) or, if it does not take one, with no argument.
+/// `TaskGroup&`, what an async context manager's aenter() gave) or, if it
+/// does not take one, with no argument.
 template <class F, class Arg>
 decltype(auto) invoke_body(F& body, Arg& arg) {
   if constexpr (std::is_invocable_v<F&, Arg&>)
@@ -49,17 +50,45 @@ decltype(auto) invoke_body(F& body, Arg& arg) {
 }
 
 template <class F, class Arg>
-using body_coroutine_t = std::remove_cvref_t<decltype(invoke_body(std::declval<F&>(), std::declval<Arg&>()))>;
+using body_return_t = decltype(invoke_body(std::declval<F&>(), std::declval<Arg&>()));
 
 /// A callable a scope accepts as its body: called with `Arg&` (or nothing),
-/// it returns a Coroutine<R>.
+/// it returns a Coroutine<R> (awaited in the scope) or is a plain function
+/// (no co_await) returning R or nothing, called in the scope.
 template <class F, class Arg>
-concept ScopeBody = (std::is_invocable_v<F&, Arg&> || std::is_invocable_v<F&>) &&
-                    IsCoroutine<body_coroutine_t<F, Arg>>::value;
+concept ScopeBody = std::is_invocable_v<F&, Arg&> || std::is_invocable_v<F&>;
 
-/// R for a body returning Coroutine<R>.
+template <class B>
+struct BodyResult {
+  using type = B;
+};
+template <class T>
+struct BodyResult<Coroutine<T>> {
+  using type = T;
+};
+/// R for a body returning Coroutine<R>, or R itself for a plain one.
 template <class F, class Arg>
-using body_result_t = typename body_coroutine_t<F, Arg>::value_type;
+using body_result_t = typename BodyResult<std::remove_cvref_t<body_return_t<F, Arg>>>::type;
+
+/// A plain body as a coroutine: called when awaited, so inside the scope.
+template <class R, class F, class Arg>
+Coroutine<R> plain_body(F& body, Arg& arg) {
+  if constexpr (std::is_void_v<R>) {
+    invoke_body(body, arg);
+    co_return;
+  } else {
+    co_return invoke_body(body, arg);
+  }
+}
+
+/// The body's coroutine: what it returns, or plain_body() for a plain one.
+template <class F, class Arg>
+Coroutine<body_result_t<F, Arg>> body_coroutine(F& body, Arg& arg) {
+  if constexpr (IsCoroutine<std::remove_cvref_t<body_return_t<F, Arg>>>::value)
+    return invoke_body(body, arg);
+  else
+    return plain_body<body_result_t<F, Arg>>(body, arg);
+}
 
 /// The result of a done handle as a value (rethrows its exception).
 template <class H>

@@ -6,34 +6,35 @@
 #include <cstddef>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ASYNCIO_PLAIN_FRAMES 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define ASYNCIO_PLAIN_FRAMES 1
-#endif
-#endif
-
 namespace asyncio::detail {
 
 /// Per-thread free lists, one per 16-byte size class. Blocks are carved from
 /// chunks that are never returned to the system, so a block freed on another
-/// thread simply migrates to that thread's list. Under a sanitizer every
-/// block goes through operator new so that use-after-free stays detectable.
+/// thread simply migrates to that thread's list.
+///
+/// Whether blocks are pooled at all is decided once, where the library is
+/// built (`pooled` is 0 when it was built with a sanitizer, so that every
+/// block goes through operator new and use-after-free stays detectable).
+/// The inline functions below read that decision instead of testing macros
+/// of their own: a program built with ASan against a library built without
+/// (or the reverse) agrees with the library about every block.
 struct FramePool {
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t classes = 64;  // blocks up to 1008 bytes
+  std::size_t pooled;                         // classes below this are pooled
   void* free[classes];
 };
 
 extern constinit thread_local FramePool frame_pool;
 
 void* refill_frame_pool(std::size_t size_class);
+/// operator delete for a block that was not pooled (out of line: inline,
+/// GCC cannot tell which allocation a block came from and warns).
+void free_unpooled_frame(void* p, std::size_t n) noexcept;
 
 inline void* allocate_frame(std::size_t n) {
-#ifndef ASYNCIO_PLAIN_FRAMES
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < FramePool::classes) {
+  if (c < FramePool::classes && c < frame_pool.pooled) {
     void*& head = frame_pool.free[c];
     if (void* p = head) {
       head = *static_cast<void**>(p);
@@ -41,21 +42,18 @@ inline void* allocate_frame(std::size_t n) {
     }
     return refill_frame_pool(c);
   }
-#endif
   return ::operator new(n);
 }
 
 inline void deallocate_frame(void* p, std::size_t n) noexcept {
-#ifndef ASYNCIO_PLAIN_FRAMES
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < FramePool::classes) {
+  if (c < FramePool::classes && c < frame_pool.pooled) {
     void*& head = frame_pool.free[c];
     *static_cast<void**>(p) = head;
     head = p;
     return;
   }
-#endif
-  ::operator delete(p, n);
+  free_unpooled_frame(p, n);
 }
 
 }  // namespace asyncio::detail
