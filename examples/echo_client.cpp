@@ -40,10 +40,7 @@ int main(int argc, char** argv) {
   const std::string host = has_host ? argv[1] : "127.0.0.1";
   const int port = std::atoi(argv[has_host ? 2 : 1]);
   const int count = argc > (has_host ? 3 : 2) ? std::atoi(argv[has_host ? 3 : 2]) : 3;
-  try {
-    asyncio::run(tcp_echo_client(host, port, count));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "echo_client: %s\n", e.what());
-    return 1;
-  }
+  // An error (ConnectionRefusedError...) ends the program as Python's
+  // would: the traceback's last line on stderr, exit status 1.
+  return asyncio::run_main(tcp_echo_client(host, port, count));
 }

@@ -1,7 +1,9 @@
 // echo_server: the streams echo server of the benchmark kit
 // (../../shared/bench, workload tcp_echo), with the streams API: read what
-// arrived, write it back, no drain (as uvloop's benchmark and the Python
-// peer). TCP_NODELAY is on, as on every asyncio TCP connection.
+// arrived, write it back, and drain(): a client that sends without reading
+// makes the server wait instead of buffering without bound (uvloop's
+// benchmark server does not drain; with a reading client drain() returns at
+// once). TCP_NODELAY is on, as on every asyncio TCP connection.
 //
 // usage: echo_server PORT   (listens on 127.0.0.1:PORT until SIGTERM)
 //
@@ -9,6 +11,7 @@
 //   async def handle(reader, writer):
 //       while data := await reader.read(102400):
 //           writer.write(data)
+//           await writer.drain()
 //       writer.close()
 //   server = await asyncio.start_server(handle, '127.0.0.1', port)
 //   await server.serve_forever()
@@ -24,6 +27,7 @@ asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter 
       std::string data = co_await reader.read(102400);
       if (data.empty()) break;
       writer.write(data);
+      co_await writer.drain();
     }
   } catch (const std::system_error&) {
     // The client reset the connection (ConnectionResetError): done with it.
@@ -39,5 +43,5 @@ asyncio::Coroutine<> serve(int port) {
 
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
-  asyncio::run(serve(port));
+  return asyncio::run_main(serve(port));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
 }

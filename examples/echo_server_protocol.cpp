@@ -2,7 +2,10 @@
 // API (≙ an asyncio.Protocol whose data_received() writes the data back).
 // The transport hands data_received() a view of its reused read buffer, and
 // write() sends at once with uv_try_write: no copy, no allocation per
-// message.
+// message. Flow control as an asyncio protocol should have it: when the
+// client stops reading and the write buffer passes its high-water mark,
+// the transport calls pause_writing() and the protocol stops reading until
+// resume_writing(), so the server's memory stays bounded.
 //
 // usage: echo_server_protocol PORT   (listens on 127.0.0.1:PORT until SIGTERM)
 //
@@ -12,6 +15,10 @@
 //           self.transport = transport
 //       def data_received(self, data):
 //           self.transport.write(data)
+//       def pause_writing(self):
+//           self.transport.pause_reading()
+//       def resume_writing(self):
+//           self.transport.resume_reading()
 //   server = await loop.create_server(EchoProtocol, '127.0.0.1', port)
 //   await server.serve_forever()
 #include <asyncio/asyncio.hpp>
@@ -26,6 +33,8 @@ class EchoProtocol : public asyncio::Protocol {
  public:
   void connection_made(asyncio::Transport& transport) override { transport_ = &transport; }
   void data_received(std::string_view data) override { transport_->write(data); }
+  void pause_writing() override { transport_->pause_reading(); }
+  void resume_writing() override { transport_->resume_reading(); }
   void connection_lost(std::exception_ptr) override { transport_ = nullptr; }
 
  private:
@@ -41,5 +50,5 @@ asyncio::Coroutine<> serve(int port) {
 
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
-  asyncio::run(serve(port));
+  return asyncio::run_main(serve(port));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
 }

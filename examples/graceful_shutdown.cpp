@@ -294,14 +294,7 @@ asyncio::Coroutine<> serve(int port, bool self_test) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // the log shows up as it happens
-  try {
-    asyncio::run(serve(argc > 1 ? std::atoi(argv[1]) : 0, argc < 2));
-  } catch (const asyncio::KeyboardInterrupt&) {
-    // Only if SIGINT came before serve() installed its handler.
-    return 130;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "graceful_shutdown: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  // A SIGINT before serve() installed its handler ends as Python's
+  // KeyboardInterrupt does (exit 130); an error, with its traceback line.
+  return asyncio::run_main(serve(argc > 1 ? std::atoi(argv[1]) : 0, argc < 2));
 }

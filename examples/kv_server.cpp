@@ -25,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,14 +35,26 @@ class KeyValueServer {
   asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
     for (;;) {
       std::string line;
+      bool too_long = false, rest_to_come = false;
       try {
         line = co_await reader.readline();
-      } catch (const std::invalid_argument&) {
-        // Longer than the reader's limit: readline() dropped it.
-        writer.write("ERROR line too long\n");
-        continue;
+      } catch (const std::invalid_argument& e) {
+        // Longer than the reader's limit: readline() dropped what it had
+        // (as CPython's does). If the newline has not come yet, the rest of
+        // the line is still on its way: it is dropped too, so that one
+        // over-long line gets one reply.
+        too_long = true;
+        rest_to_come = std::string_view(e.what()).find("not found") != std::string_view::npos;
       } catch (const std::system_error&) {
         break;  // the client went away
+      }
+      if (too_long) {
+        bool line_ended = true;
+        if (rest_to_come) line_ended = co_await skip_rest_of_line(reader);
+        if (!line_ended) break;
+        writer.write("ERROR line too long\n");
+        co_await writer.drain();
+        continue;
       }
       if (line.empty()) break;  // EOF
       const std::string reply = execute(line);
@@ -52,6 +65,25 @@ class KeyValueServer {
     }
     writer.close();
     co_await writer.wait_closed();
+  }
+
+  /// Reads up to and including the next newline without keeping it; false
+  /// at EOF or when the connection is lost first.
+  static asyncio::Coroutine<bool> skip_rest_of_line(asyncio::StreamReader reader) {
+    for (;;) {
+      std::size_t drop = 0;
+      try {
+        co_await reader.readuntil("\n");
+        co_return true;
+      } catch (const asyncio::LimitOverrunError& e) {
+        drop = e.consumed;  // what readuntil() looked at and left buffered
+      } catch (const asyncio::IncompleteReadError&) {
+        co_return false;
+      } catch (const std::system_error&) {
+        co_return false;
+      }
+      co_await reader.readexactly(static_cast<std::ptrdiff_t>(drop));
+    }
   }
 
   std::string execute(const std::string& line) {
@@ -153,14 +185,11 @@ asyncio::Coroutine<> serve(int port) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    asyncio::run(self_test());
-    return 0;
-  }
+  if (argc < 2) return asyncio::run_main(self_test());
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  asyncio::run(serve(std::atoi(argv[1])));
+  return asyncio::run_main(serve(std::atoi(argv[1])));
 }

@@ -49,4 +49,4 @@ asyncio::Coroutine<> main_coroutine() {
   std::printf("total expected sleep time: %.3f seconds\n", total_sleep_time / 1000.0);
 }
 
-int main() { asyncio::run(main_coroutine()); }
+int main() { return asyncio::run_main(main_coroutine()); }

@@ -139,18 +139,13 @@ class ScratchDirectory {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    if (argc > 1) {
-      std::printf("ls -1 %s | sort -r\n", argv[1]);
-      return asyncio::run(pipeline(argv[1]));
-    }
-    ScratchDirectory scratch;
-    std::printf("ls -1 <scratch directory with apple, banana, cherry, date> | sort -r\n");
-    return asyncio::run(pipeline(scratch.path()));
-  } catch (const std::exception& e) {
-    // e.g. std::system_error(no_such_file_or_directory) when ls or sort is
-    // not installed (≙ FileNotFoundError).
-    std::fprintf(stderr, "subprocess_pipeline: %s\n", e.what());
-    return 1;
+  // pipeline() gives the exit status; an error (FileNotFoundError when ls
+  // or sort is not installed) ends the program with its traceback line.
+  if (argc > 1) {
+    std::printf("ls -1 %s | sort -r\n", argv[1]);
+    return asyncio::run_main(pipeline(argv[1]));
   }
+  ScratchDirectory scratch;
+  std::printf("ls -1 <scratch directory with apple, banana, cherry, date> | sort -r\n");
+  return asyncio::run_main(pipeline(scratch.path()));
 }

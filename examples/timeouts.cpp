@@ -80,4 +80,4 @@ asyncio::Coroutine<> main_coroutine() {
   std::cout << "task group: the slow task was " << (slow.cancelled() ? "cancelled" : "not cancelled") << '\n';
 }
 
-int main() { asyncio::run(main_coroutine()); }
+int main() { return asyncio::run_main(main_coroutine()); }

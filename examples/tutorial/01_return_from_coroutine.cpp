@@ -16,4 +16,4 @@ asyncio::Coroutine<std::string> nested() { co_return "hello from coroutine"; }
 
 asyncio::Coroutine<> amain() { std::cout << co_await nested() << "\n"; }
 
-int main() { asyncio::run(amain()); }
+int main() { return asyncio::run_main(amain()); }

@@ -20,4 +20,4 @@ asyncio::Coroutine<> amain() {
   std::cout << co_await task << "\n";
 }
 
-int main() { asyncio::run(amain()); }
+int main() { return asyncio::run_main(amain()); }

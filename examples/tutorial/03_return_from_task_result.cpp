@@ -22,4 +22,4 @@ asyncio::Coroutine<> amain() {
   std::cout << task.result() << "\n";
 }
 
-int main() { asyncio::run(amain()); }
+int main() { return asyncio::run_main(amain()); }

@@ -27,4 +27,4 @@ asyncio::Coroutine<> amain() {
   std::cout << "]\n";
 }
 
-int main() { asyncio::run(amain()); }
+int main() { return asyncio::run_main(amain()); }
