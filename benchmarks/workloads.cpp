@@ -52,6 +52,17 @@ asyncio::Coroutine<long long> spawn_await(long n) {
   co_return s;
 }
 
+// spawn_await_closure: spawn_await with the task owning a lambda coroutine
+// (create_task(callable)): one frame more per task, holding the closure.
+asyncio::Coroutine<long long> spawn_await_closure(long n) {
+  long long s = 0;
+  for (long i = 0; i < n; ++i) {
+    const int v = static_cast<int>(i);
+    s += co_await asyncio::create_task([v]() -> asyncio::Coroutine<int> { co_return v; });
+  }
+  co_return s;
+}
+
 // 3. gather_many: N coroutines at once (gather makes each a task)
 asyncio::Coroutine<long long> gather_many(long n) {
   std::vector<asyncio::Coroutine<int>> coros;
@@ -91,6 +102,8 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await await_chain(n);
   else if (w == "spawn_await")
     check = co_await spawn_await(n);
+  else if (w == "spawn_await_closure")
+    check = co_await spawn_await_closure(n);
   else if (w == "gather_many")
     check = co_await gather_many(n);
   else if (w == "sleep0_pingpong")

@@ -15,7 +15,13 @@ serving nobody (fd_limit).
 Linux only (it measures the server through /proc), standard library only,
 and every loop and wait is bounded in count and time.
 
-usage: attack_servers.py --server echo=PATH/echo_server
+A second path after a comma is the build of the same server that fd_limit
+runs: under UBSan, one built without the dynamic type check (vptr), which
+probes memory through a pipe the first time it meets a type, so that with
+every descriptor taken on purpose it reports a false "invalid vptr" (as
+tests/test_fd_limits.cpp, which links the same library build).
+
+usage: attack_servers.py --server echo=PATH/echo_server[,PATH/echo_server_novptr]
                          --server protocol=PATH/echo_server_protocol
                          --server kv=PATH/kv_server
                          [--only ATTACK[,ATTACK...]] [--scale 1.0]
@@ -73,15 +79,12 @@ def add_option(env, variable, name, value):
         env[variable] = ":".join(filter(None, (options, f"{name}={value}")))
 
 
-def server_env(ubsan_suppressions=None):
+def server_env():
     """The environment for a server. Under ASan, freed memory waits in a
     256 MiB quarantine before reuse, which would read as RSS growth: a small
-    quarantine keeps the RSS checks meaningful. `ubsan_suppressions`: see
-    Server.__init__."""
+    quarantine keeps the RSS checks meaningful."""
     env = dict(os.environ)
     add_option(env, "ASAN_OPTIONS", "quarantine_size_mb", 4)
-    if ubsan_suppressions:
-        add_option(env, "UBSAN_OPTIONS", "suppressions", ubsan_suppressions)
     return env
 
 
@@ -107,16 +110,6 @@ class Server:
         self.baseline = None  # fds once warmed up
         self.stdout = tempfile.TemporaryFile()
         self.stderr = tempfile.TemporaryFile()
-        # UBSan's dynamic type check (vptr) probes memory through a pipe the
-        # first time it meets a type; with every descriptor taken on purpose
-        # the pipe fails and it reports a false "invalid vptr" (and, built
-        # with -fno-sanitize-recover, kills the server). A server starved of
-        # descriptors runs without that one check, as test_fd_limits does.
-        self.suppressions = None
-        if nofile:
-            self.suppressions = tempfile.NamedTemporaryFile("w", prefix="attack-ubsan-", suffix=".supp")
-            self.suppressions.write("vptr:*\n")
-            self.suppressions.flush()
         # (fds, rss, peak rss, cpu) once warmed up, and before SIGINT
         self.start_figures = self.end_figures = None
 
@@ -165,7 +158,7 @@ class Server:
             self.port = free_port()
             self.proc = subprocess.Popen(
                 [self.path, str(self.port)], stdin=subprocess.DEVNULL, stdout=self.stdout,
-                stderr=self.stderr, env=server_env(self.suppressions and self.suppressions.name),
+                stderr=self.stderr, env=server_env(),
                 preexec_fn=self._limit_descriptors if self.nofile else None)
             self.pid = self.proc.pid
             if self._wait_ready(time.monotonic() + 15):
@@ -644,8 +637,9 @@ def raise_own_fd_limit(wanted=4096):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", action="append", required=True, metavar="KIND=PATH",
-                        help="a server to attack: KIND is echo, protocol or kv (repeatable)")
+    parser.add_argument("--server", action="append", required=True, metavar="KIND=PATH[,FD_LIMIT_PATH]",
+                        help="a server to attack: KIND is echo, protocol or kv (repeatable); "
+                             "FD_LIMIT_PATH, the build that fd_limit runs (default: PATH)")
     parser.add_argument("--only", metavar="ATTACK[,ATTACK...]",
                         help=f"run only these attacks, of: {', '.join(ATTACKS)}")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the connection counts")
@@ -655,10 +649,11 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     servers = []
     for spec in args.server:
-        kind, sep, path = spec.partition("=")
+        kind, sep, paths = spec.partition("=")
         if not sep or kind not in ("echo", "protocol", "kv"):
             parser.error(f"--server {spec!r}: want KIND=PATH with KIND echo, protocol or kv")
-        servers.append((kind, path))
+        path, _, fd_limit_path = paths.partition(",")
+        servers.append((kind, path, fd_limit_path or path))
     names = list(ATTACKS) if not args.only else args.only.split(",")
     unknown = [name for name in names if name not in ATTACKS]
     if unknown:
@@ -673,13 +668,13 @@ def main(argv):
     servers, names, scale, expected_exit = parse_args(argv)
     raise_own_fd_limit()
     rows, ok = [], True
-    for kind, path in servers:
+    for kind, path, fd_limit_path in servers:
         processes = []
         shared = [n for n in names if n != "fd_limit"]
         if shared:
             processes.append((Server(kind, path, kind, scale), shared))
         if "fd_limit" in names:
-            processes.append((Server(kind, path, f"{kind}/fd_limit", scale, nofile=FD_LIMIT), ["fd_limit"]))
+            processes.append((Server(kind, fd_limit_path, f"{kind}/fd_limit", scale, nofile=FD_LIMIT), ["fd_limit"]))
         for server, attacks in processes:
             passed, row = run_process(server, attacks, expected_exit)
             ok = ok and passed

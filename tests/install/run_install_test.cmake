@@ -6,7 +6,9 @@
 #
 # install: configure + build + install asyncio (tests/examples/benchmarks OFF)
 #          into WORK_DIR/prefix, then build tests/install/consumer against it
-#          with find_package(asyncio CONFIG REQUIRED) and run it.
+#          with find_package(asyncio CONFIG REQUIRED) and run it; then build
+#          and run the same consumer with -fsanitize=address against that
+#          plain library (frames made on one side are freed on the other).
 # subdir:  build tests/install/subdir, which add_subdirectory()s SOURCE_DIR, and run it.
 # Any failing step fails the test.
 
@@ -64,14 +66,14 @@ function(step what)
   endif()
 endfunction()
 
-# Runs the consumer program; it must exit 0 and print exactly "42\n".
+# Runs the consumer program; it must exit 0 and print exactly "43\n".
 function(run_consumer program)
   message(STATUS "[${MODE}_consumer] run ${program}")
   execute_process(COMMAND "${program}"
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message(STATUS "[${MODE}_consumer] exit=${rc} stdout=[${out}] stderr=[${err}]")
-  if(NOT rc EQUAL 0 OR NOT out STREQUAL "42\n")
-    message(FATAL_ERROR "[${MODE}_consumer] FAILED: expected exit 0 and stdout \"42\\n\"")
+  if(NOT rc EQUAL 0 OR NOT out STREQUAL "43\n")
+    message(FATAL_ERROR "[${MODE}_consumer] FAILED: expected exit 0 and stdout \"43\\n\"")
   endif()
 endfunction()
 
@@ -95,6 +97,14 @@ if(MODE STREQUAL "install")
        # only the installed package may satisfy find_package(asyncio)
        -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
   step("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config "${BUILD_TYPE}")
+  set(asan_build "${WORK_DIR}/consumer-asan-build")
+  step("configure consumer with ASan against the plain library"
+       "${CMAKE_COMMAND}" -S "${tests_dir}/consumer" -B "${asan_build}" ${common_args}
+       "-DCMAKE_PREFIX_PATH=${prefix}"
+       -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF
+       "-DCMAKE_CXX_FLAGS=-fsanitize=address -fno-omit-frame-pointer"
+       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address")
+  step("build consumer with ASan" "${CMAKE_COMMAND}" --build "${asan_build}" --config "${BUILD_TYPE}")
 elseif(MODE STREQUAL "subdir")
   set(consumer_build "${WORK_DIR}/subdir-build")
   step("configure consumer (add_subdirectory)"
@@ -106,9 +116,15 @@ else()
 endif()
 
 # Single-config generators put the program in the build dir, multi-config ones in <config>/.
-if(EXISTS "${consumer_build}/${BUILD_TYPE}/consumer")
-  run_consumer("${consumer_build}/${BUILD_TYPE}/consumer")
-else()
-  run_consumer("${consumer_build}/consumer")
+set(builds "${consumer_build}")
+if(MODE STREQUAL "install")
+  list(APPEND builds "${asan_build}")
 endif()
+foreach(build IN LISTS builds)
+  if(EXISTS "${build}/${BUILD_TYPE}/consumer")
+    run_consumer("${build}/${BUILD_TYPE}/consumer")
+  else()
+    run_consumer("${build}/consumer")
+  endif()
+endforeach()
 message(STATUS "[${MODE}_consumer] OK")
