@@ -35,6 +35,7 @@ __attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { 
 __attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
 
 #include "workloads_composition.hpp"
+#include "workloads_closure.hpp"
 #include "workloads_subprocess.hpp"
 #include "workloads_sync.hpp"
 
@@ -49,17 +50,6 @@ asyncio::Coroutine<long long> await_chain(long n) {
 asyncio::Coroutine<long long> spawn_await(long n) {
   long long s = 0;
   for (long i = 0; i < n; ++i) s += co_await asyncio::create_task(leaf(static_cast<int>(i)));
-  co_return s;
-}
-
-// spawn_await_closure: spawn_await with the task owning a lambda coroutine
-// (create_task(callable)): one frame more per task, holding the closure.
-asyncio::Coroutine<long long> spawn_await_closure(long n) {
-  long long s = 0;
-  for (long i = 0; i < n; ++i) {
-    const int v = static_cast<int>(i);
-    s += co_await asyncio::create_task([v]() -> asyncio::Coroutine<int> { co_return v; });
-  }
   co_return s;
 }
 

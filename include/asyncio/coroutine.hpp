@@ -267,7 +267,9 @@ class [[nodiscard]] Coroutine {
     }
     return *this;
   }
-  ~Coroutine() { reset(); }
+  ~Coroutine() {
+    if (h_) reset();  // the moved-from temporaries of push_back(coro()) stay inline
+  }
 
   /// Runs the coroutine in the awaiting task; gives its value.
   detail::CoroutineAwaiter<T> operator co_await() & noexcept { return detail::CoroutineAwaiter<T>(h_); }

@@ -21,7 +21,7 @@ namespace asyncio::detail {
 struct FramePool {
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t classes = 64;  // blocks up to 1008 bytes
-  std::size_t pooled;                         // classes below this are pooled
+  std::size_t pooled;                         // classes below this are pooled (<= classes)
   void* free[classes];
 };
 
@@ -34,7 +34,7 @@ void free_unpooled_frame(void* p, std::size_t n) noexcept;
 
 inline void* allocate_frame(std::size_t n) {
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < FramePool::classes && c < frame_pool.pooled) {
+  if (c < frame_pool.pooled) {  // pooled <= classes: one compare
     void*& head = frame_pool.free[c];
     if (void* p = head) {
       head = *static_cast<void**>(p);
@@ -47,7 +47,7 @@ inline void* allocate_frame(std::size_t n) {
 
 inline void deallocate_frame(void* p, std::size_t n) noexcept {
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < FramePool::classes && c < frame_pool.pooled) {
+  if (c < frame_pool.pooled) {  // pooled <= classes: one compare
     void*& head = frame_pool.free[c];
     *static_cast<void**>(p) = head;
     head = p;
