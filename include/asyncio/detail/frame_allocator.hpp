@@ -32,9 +32,18 @@ void* refill_frame_pool(std::size_t size_class);
 /// GCC cannot tell which allocation a block came from and warns).
 void free_unpooled_frame(void* p, std::size_t n) noexcept;
 
+/// Whether blocks of size class `c` come from the pool: one compare with
+/// `pooled` (never above `classes`, which the compiler is told, so that it
+/// neither tests it again nor warns about the array's bounds).
+inline bool pooled_class(std::size_t c) noexcept {
+  if (c >= frame_pool.pooled) return false;
+  if (c >= FramePool::classes) __builtin_unreachable();
+  return true;
+}
+
 inline void* allocate_frame(std::size_t n) {
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < frame_pool.pooled) {  // pooled <= classes: one compare
+  if (pooled_class(c)) {
     void*& head = frame_pool.free[c];
     if (void* p = head) {
       head = *static_cast<void**>(p);
@@ -47,7 +56,7 @@ inline void* allocate_frame(std::size_t n) {
 
 inline void deallocate_frame(void* p, std::size_t n) noexcept {
   const std::size_t c = (n + FramePool::granule - 1) / FramePool::granule;
-  if (c < frame_pool.pooled) {  // pooled <= classes: one compare
+  if (pooled_class(c)) {
     void*& head = frame_pool.free[c];
     *static_cast<void**>(p) = head;
     head = p;
