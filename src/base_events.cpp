@@ -8,6 +8,7 @@
 #include <asyncio/tasks.hpp>
 
 #include "detail/report.hpp"
+#include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
 #include "detail/stream_transport.hpp"
 #include "detail/uv_error.hpp"
@@ -30,21 +31,6 @@ namespace asyncio {
 namespace detail {
 
 namespace {
-
-/// One address to connect to or bind (≙ one getaddrinfo tuple).
-struct Resolved {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = 0;
-  int type = 0;
-  int proto = 0;
-  std::string canonname;
-  const sockaddr* sa() const noexcept { return reinterpret_cast<const sockaddr*>(&addr); }
-  friend bool operator==(const Resolved& a, const Resolved& b) noexcept {
-    return a.len == b.len && a.family == b.family && a.type == b.type && a.proto == b.proto &&
-           std::memcmp(&a.addr, &b.addr, a.len) == 0;
-  }
-};
 
 /// A uv_getaddrinfo request. It outlives a cancelled lookup: libuv calls
 /// back in every case (UV_EAI_CANCELED at worst), and whoever is last
@@ -69,66 +55,6 @@ struct GaiRequest {
   }
 };
 
-/// `call` names the system call the addresses are for ("connect",
-/// "bind", "getaddrinfo"), as CPython's OverflowError does.
-Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int port, AddrInfoOptions o,
-                                         const char* call) {
-  const std::uint16_t checked = checked_port(port, call);
-  std::vector<Resolved> out;
-  // A numeric address needs no lookup (≙ _ipaddr_info): the common case
-  // costs no thread-pool round trip.
-  Resolved r;
-  if (!host.empty() && (o.type == 0 || o.type == SOCK_STREAM) &&
-      numeric_address(host, checked, o.family, r.addr, r.len)) {
-    r.family = r.addr.ss_family;
-    r.type = SOCK_STREAM;
-    r.proto = IPPROTO_TCP;
-    out.push_back(r);
-    co_return out;
-  }
-  addrinfo hints{};
-  hints.ai_family = o.family;
-  hints.ai_socktype = o.type;
-  hints.ai_protocol = o.proto;
-  hints.ai_flags = o.flags;
-  auto* req = new GaiRequest;
-  req->req.data = req;
-  req->done = loop.create_future<int>();
-  const std::string service = std::to_string(checked);
-  int rc = uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
-                          service.c_str(), &hints);
-  if (rc < 0) {
-    delete req;
-    throw_os_error(rc);
-  }
-  struct Release {
-    GaiRequest* req;
-    ~Release() {
-      if (req->completed) {
-        uv_freeaddrinfo(req->result);
-        delete req;
-      } else {
-        // Cancelled: the callback frees the request when it comes.
-        req->abandoned = true;
-        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
-      }
-    }
-  } release{req};
-  Future<int> done = req->done;
-  int status = co_await done;
-  if (status < 0) throw_os_error(status);
-  for (addrinfo* ai = req->result; ai; ai = ai->ai_next) {
-    Resolved x;
-    std::memcpy(&x.addr, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof x.addr));
-    x.len = static_cast<socklen_t>(ai->ai_addrlen);
-    x.family = ai->ai_family;
-    x.type = ai->ai_socktype;
-    x.proto = ai->ai_protocol;
-    if (ai->ai_canonname) x.canonname = ai->ai_canonname;
-    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
-  }
-  co_return out;
-}
 
 std::string describe_what(const std::exception_ptr& e) {
   try {
@@ -187,6 +113,69 @@ struct DiscardGuard {
 };
 
 }  // namespace
+
+/// `call` names the system call the addresses are for ("connect",
+/// "bind", "getaddrinfo"), as CPython's OverflowError does.
+Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int port, AddrInfoOptions o,
+                                         const char* call) {
+  const std::uint16_t checked = checked_port(port, call);
+  std::vector<Resolved> out;
+  // A numeric address needs no lookup (≙ _ipaddr_info): the common case
+  // costs no thread-pool round trip.
+  Resolved r;
+  const bool datagram = o.type == SOCK_DGRAM;
+  if (!host.empty() && (o.type == 0 || o.type == SOCK_STREAM || datagram) &&
+      numeric_address(host, checked, o.family, r.addr, r.len)) {
+    r.family = r.addr.ss_family;
+    r.type = datagram ? SOCK_DGRAM : SOCK_STREAM;
+    r.proto = o.proto ? o.proto : datagram ? IPPROTO_UDP : IPPROTO_TCP;
+    out.push_back(r);
+    co_return out;
+  }
+  addrinfo hints{};
+  hints.ai_family = o.family;
+  hints.ai_socktype = o.type;
+  hints.ai_protocol = o.proto;
+  hints.ai_flags = o.flags;
+  auto* req = new GaiRequest;
+  req->req.data = req;
+  req->done = loop.create_future<int>();
+  const std::string service = std::to_string(checked);
+  int rc = uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
+                          service.c_str(), &hints);
+  if (rc < 0) {
+    delete req;
+    throw_os_error(rc);
+  }
+  struct Release {
+    GaiRequest* req;
+    ~Release() {
+      if (req->completed) {
+        uv_freeaddrinfo(req->result);
+        delete req;
+      } else {
+        // Cancelled: the callback frees the request when it comes.
+        req->abandoned = true;
+        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
+      }
+    }
+  } release{req};
+  Future<int> done = req->done;
+  int status = co_await done;
+  if (status < 0) throw_os_error(status);
+  for (addrinfo* ai = req->result; ai; ai = ai->ai_next) {
+    Resolved x;
+    std::memcpy(&x.addr, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof x.addr));
+    x.len = static_cast<socklen_t>(ai->ai_addrlen);
+    x.family = ai->ai_family;
+    x.type = ai->ai_socktype;
+    x.proto = ai->ai_protocol;
+    if (ai->ai_canonname) x.canonname = ai->ai_canonname;
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  }
+  co_return out;
+}
+
 
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options) {
@@ -287,7 +276,7 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
 /// it retries accept() at once for ever inside one poll (the loop freezes).
 /// Here a resource error stops accepting for accept_retry_delay, reported
 /// once; the connections wait in the backlog (design-notes.md, "Accepting").
-class ServerState::Listener final : public UvHandleOwner {
+class ServerState::Listener final : public UvHandle {
  public:
   /// A listener for the bound socket `fd` (which it owns from now on).
   static Listener* make(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd) {
@@ -302,7 +291,7 @@ class ServerState::Listener final : public UvHandleOwner {
       delete l;  // closes fd
       throw_os_error(rc);
     }
-    l->poll_.data = static_cast<UvHandleOwner*>(l);
+    l->bind_handle(reinterpret_cast<uv_handle_t*>(&l->poll_));
     return l;
   }
 
@@ -315,14 +304,14 @@ class ServerState::Listener final : public UvHandleOwner {
 
   /// Closes the socket (removing a Unix socket's file when asked).
   void close() noexcept {
-    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_))) return;
+    if (handle_closing()) return;
     retry_.cancel();
     if (!unix_path.empty()) {
       // ≙ _UnixSelectorEventLoop._stop_serving (3.13): only our own file.
       struct stat st {};
       if (::stat(unix_path.c_str(), &st) == 0 && st.st_ino == unix_ino) ::unlink(unix_path.c_str());
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Listener::on_close);
+    close_handle();
   }
   /// Through the server, so that its list of listeners stays right.
   void close_for_loop_shutdown() noexcept override { server_->close(); }
@@ -335,12 +324,15 @@ class ServerState::Listener final : public UvHandleOwner {
   static constexpr double accept_retry_delay = 1.0;
 
   Listener(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd)
-      : server_(std::move(server)), kind_(kind), fd_(fd) {}
+      : UvHandle(server->core), server_(std::move(server)), kind_(kind), fd_(fd) {}
   ~Listener() { ::close(fd_); }
 
   uv_loop_t* uv() const noexcept { return uv_loop_of(*server_->core->owner); }
-  static Listener* from(uv_handle_t* h) noexcept { return static_cast<Listener*>(static_cast<UvHandleOwner*>(h->data)); }
-  static void on_close(uv_handle_t* h) noexcept { delete from(h); }
+  static Listener* from(uv_handle_t* h) noexcept { return static_cast<Listener*>(of(h)); }
+  // Accepting runs in the poll callback (it calls no user code); the
+  // ready queue is not used.
+  void run(bool) noexcept override {}
+  void release() noexcept override { delete this; }
 
   int resume() noexcept { return uv_poll_start(&poll_, UV_READABLE, &Listener::on_readable); }
 
@@ -401,7 +393,7 @@ class ServerState::Listener final : public UvHandleOwner {
     try {
       EventLoop& loop = *server_->core->owner;
       retry_ = loop.call_later(accept_retry_delay, [this] {
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_)) && server_->serving) {
+        if (!handle_closing() && server_->serving) {
           if (int rc = resume(); rc < 0) back_off(-rc);
         }
       });

@@ -10,6 +10,7 @@
 #include "detail/report.hpp"
 #include "detail/threadsafe.hpp"
 #include "detail/uv_error.hpp"
+#include "detail/uv_handle.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <uv.h>
@@ -481,7 +482,7 @@ void EventLoop::close() {
   uv_walk(
       &im.uv,
       [](uv_handle_t* h, void*) {
-        if (h->data && !uv_is_closing(h)) static_cast<detail::UvHandleOwner*>(h->data)->close_for_loop_shutdown();
+        if (h->data && !uv_is_closing(h)) detail::UvHandle::of(h)->close_for_loop_shutdown();
       },
       nullptr);
   im.signals.reset();  // the watchers free themselves as their handles close

@@ -9,6 +9,7 @@
 
 #include "detail/stream_transport.hpp"
 #include "detail/uv_error.hpp"
+#include "detail/uv_handle.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <uv.h>
@@ -34,15 +35,11 @@ namespace detail {
 /// ready queue; returncode and the waiters are set during a loop pass.
 /// Lifetime: the state holds itself (`self_`) while its handle is open, so
 /// a child whose Process handles are all gone is still collected.
-class ProcessState final : public ReadyNode, public UvHandleOwner {
+class ProcessState final : public SharedUvHandle {
   struct Tag {};
 
  public:
-  ProcessState(Tag, EventLoop& loop) : core_(&loop.core()) {
-    core_->incref();
-    h_.data = static_cast<UvHandleOwner*>(this);
-  }
-  ~ProcessState() { core_->decref(); }
+  ProcessState(Tag, EventLoop& loop) : SharedUvHandle(&loop.core()) {}
 
   static Process spawn(EventLoop& loop, const SpawnRequest& request);
 
@@ -60,17 +57,11 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
   /// The tasks waiting for the exit (≙ _exit_waiters), woken by finish().
   WaiterList& exit_waiters() noexcept { return exit_waiters_; }
 
-  void run_ready(bool discard) noexcept override {
-    queued_ = false;
-    if (!discard) finish();
-    if (closed_) std::shared_ptr<ProcessState> last = std::move(self_);  // may free `this`
-  }
-
   void close_for_loop_shutdown() noexcept override {
     // The loop will run nothing more: a child still running is killed and
     // collected here, so that it does not outlive the loop as a zombie.
     const bool running = !exited_;
-    uv_close(reinterpret_cast<uv_handle_t*>(&h_), &ProcessState::on_close);
+    close_handle();
     if (running) {
       ::kill(pid_, SIGKILL);
       int status = 0;
@@ -84,38 +75,27 @@ class ProcessState final : public ReadyNode, public UvHandleOwner {
 
  private:
   static void on_exit(uv_process_t* h, std::int64_t exit_status, int term_signal) noexcept {
-    auto* self = static_cast<ProcessState*>(static_cast<UvHandleOwner*>(h->data));
+    auto* self = static_cast<ProcessState*>(of(reinterpret_cast<uv_handle_t*>(h)));
     self->exited_ = true;
     self->status_ = term_signal ? -term_signal : static_cast<int>(exit_status);
-    if (!self->core_->accepting) return;  // a closing loop closes the handle
-    self->queued_ = true;
-    self->core_->push(self);
-  }
-
-  static void on_close(uv_handle_t* h) noexcept {
-    auto* self = static_cast<ProcessState*>(static_cast<UvHandleOwner*>(h->data));
-    self->closed_ = true;
-    if (!self->queued_) std::shared_ptr<ProcessState> last = std::move(self->self_);  // may free `self`
+    self->post();  // a closing loop closes the handle instead
   }
 
   /// ≙ _process_exited: publishes the return code and wakes the waiters.
-  void finish() noexcept {
+  void run(bool discard) noexcept override {
+    if (discard) return;
     returncode_ = status_;
     exit_waiters_.wake(exit_waiters_.size());
-    if (!closed_) uv_close(reinterpret_cast<uv_handle_t*>(&h_), &ProcessState::on_close);
+    close_handle();
   }
 
   uv_process_t h_{};
-  LoopCore* core_;  // counted: the state may outlive its EventLoop
-  std::shared_ptr<ProcessState> self_;
   std::shared_ptr<StreamTransport> pipes_[3];
   WaiterList exit_waiters_;
   std::optional<int> returncode_;
   int pid_ = 0;
   int status_ = 0;
   bool exited_ = false;  // libuv collected the status
-  bool queued_ = false;
-  bool closed_ = false;
 };
 
 namespace {
@@ -258,10 +238,12 @@ Process ProcessState::spawn(EventLoop& loop, const SpawnRequest& request) {
   options.stdio = stdio.child;
 
   auto state = std::make_shared<ProcessState>(Tag{}, loop);
-  state->self_ = state;  // until the handle is closed, on failure too
+  state->hold_self(state);  // until the handle is closed, on failure too
   const int rc = uv_spawn(uv_loop_of(loop), &state->h_, &options);
+  // libuv initialises the handle even when the spawn fails.
+  state->bind_handle(reinterpret_cast<uv_handle_t*>(&state->h_));
   if (rc < 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&state->h_), &ProcessState::on_close);
+    state->close_handle();
     state->exited_ = true;
     throw_os_error(rc, std::string(std::strerror(-rc)) + ": '" + failed_path(rc, request) + "'");
   }

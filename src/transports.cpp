@@ -50,29 +50,25 @@ void ignore_sigpipe() noexcept {
 std::shared_ptr<StreamTransport> StreamTransport::make(EventLoop& loop, Kind kind) {
   ignore_sigpipe();
   auto t = std::make_shared<StreamTransport>(Tag{}, loop, kind);
-  t->self_ = t;
+  t->hold_self(t);
   return t;
 }
 
-StreamTransport::StreamTransport(Tag, EventLoop& loop, Kind kind) : core_(&loop.core()), kind_(kind) {
+StreamTransport::StreamTransport(Tag, EventLoop& loop, Kind kind) : TransportOf(&loop.core()), kind_(kind) {
   uv_loop_t* uv = uv_loop_of(loop);
   int rc = kind == Kind::tcp ? uv_tcp_init(uv, &h_.tcp) : uv_pipe_init(uv, &h_.pipe, 0);
   if (rc < 0) throw_os_error(rc);
-  core_->incref();
-  h_.handle.data = static_cast<UvHandleOwner*>(this);
+  bind_handle(&h_.handle);
   write_req_.data = shutdown_req_.data = connect_req_.data = this;
 }
 
 StreamTransport::~StreamTransport() {
-  // Only reached once the handle is closed (self_ held it until then).
+  // Only reached once the handle is closed (it held itself until then).
   if (server_) server_->detach(this);
   std::free(rbuf_);
-  core_->decref();
 }
 
-StreamTransport* StreamTransport::from(uv_handle_t* h) noexcept {
-  return static_cast<StreamTransport*>(static_cast<UvHandleOwner*>(h->data));
-}
+StreamTransport* StreamTransport::from(uv_handle_t* h) noexcept { return static_cast<StreamTransport*>(of(h)); }
 
 // ---- connecting ------------------------------------------------------------
 
@@ -94,13 +90,7 @@ void StreamTransport::on_connect(uv_connect_t* req, int status) noexcept {
 void StreamTransport::start(std::shared_ptr<Protocol> protocol) {
   if (kind_ == Kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as CPython's socket transports do
   cache_addresses();
-  protocol_ = std::move(protocol);
-  protocol_connected_ = true;
-  try {
-    protocol_->connection_made(*this);
-  } catch (...) {
-    report_callback_error(core_, std::current_exception());
-  }
+  make_connection(std::move(protocol), static_cast<Transport&>(*this));
   update_reading();
 }
 
@@ -118,10 +108,7 @@ void StreamTransport::make_protocol() {
   } catch (...) {
     // ≙ BaseSelectorEventLoop._accept_connection2
     report("Error on transport creation for incoming connection", std::current_exception());
-    closing_ = true;
-    ++conn_lost_;
-    call_connection_lost();
-    return;
+    return lose_unmade();
   }
   start(std::move(protocol));
 }
@@ -152,50 +139,25 @@ void StreamTransport::cache_addresses() noexcept {
   }
 }
 
-std::any StreamTransport::get_extra_info(std::string_view name, std::any default_value) const {
-  if (name == "peername") return peername_.family ? std::any(peername_) : default_value;
-  if (name == "sockname") return sockname_.family ? std::any(sockname_) : default_value;
-  if (name == "socket") {
-    uv_os_fd_t fd = -1;
-    if (!handle_closed_ && !uv_is_closing(&h_.handle)) uv_fileno(&h_.handle, &fd);
-    return std::any(TransportSocket(fd));
-  }
-  return default_value;
-}
-
-void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) {
-  protocol_ = std::move(protocol);
-  protocol_connected_ = static_cast<bool>(protocol_);
-}
+void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) { bind_protocol(std::move(protocol)); }
 
 // ---- the ready-queue side ----------------------------------------------------
 
-void StreamTransport::post(unsigned ev) noexcept {
-  events_ |= ev;
-  // A closed loop runs nothing more; its close() closes the handle.
-  if (queued_ || !core_->accepting) return;
-  queued_ = true;
-  core_->push(this);
-}
-
-void StreamTransport::run_ready(bool discard) noexcept {
-  queued_ = false;
+void StreamTransport::run(bool discard) noexcept {
   if (events_ == ev_data && !discard && !closing_ && !paused_) [[likely]] {
     // The common case, kept short: data to hand over, nothing else.
     events_ = 0;
-    deliver_data();
-    return maybe_release();
+    return deliver_data();
   }
   if (discard) {
     events_ = 0;
-  } else {
-    try {
-      process();
-    } catch (...) {
-      report_callback_error(core_, std::current_exception());
-    }
+    return;
   }
-  maybe_release();
+  try {
+    process();
+  } catch (...) {
+    report_callback_error(core(), std::current_exception());
+  }
 }
 
 void StreamTransport::process() {
@@ -219,19 +181,9 @@ void StreamTransport::process() {
   }
   if (events_ & ev_shutdown_error) {
     events_ &= ~ev_shutdown_error;
-    if (!conn_lost_) write_failed(shutdown_status_);
+    if (!conn_lost_) fatal_status(shutdown_status_);
   }
-  if (events_ & ev_writable) {
-    events_ &= ~ev_writable;
-    maybe_resume_protocol();
-    if (closing_ && buffered_ == 0 && !conn_lost_) {
-      // ≙ _write_ready: close() was waiting for the buffer to drain, and
-      // connection_lost() follows at once.
-      ++conn_lost_;
-      return call_connection_lost();
-    }
-  }
-  if (lost_due) call_connection_lost();
+  finish_events(lost_due);
 }
 
 void StreamTransport::deliver_data() noexcept {
@@ -241,7 +193,7 @@ void StreamTransport::deliver_data() noexcept {
   std::string_view data(rbuf_, rlen_);
   rlen_ = 0;
   try {
-    protocol_->data_received(data);
+    protocol().data_received(data);
   } catch (...) {
     fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
     return;
@@ -263,7 +215,7 @@ void StreamTransport::deliver_reads() {
     events_ &= ~ev_eof;
     bool keep_open = false;
     try {
-      keep_open = protocol_->eof_received();
+      keep_open = protocol().eof_received();
     } catch (...) {
       fatal_error(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
       return;
@@ -275,69 +227,30 @@ void StreamTransport::deliver_reads() {
   }
 }
 
-void StreamTransport::call_connection_lost() noexcept {
-  // ≙ _call_connection_lost: the protocol first, then the socket, then the
-  // server (whose wait_closed() may be waiting for this connection).
-  if (lost_status_ && !lost_exc_) lost_exc_ = make_os_error(lost_status_);
-  std::shared_ptr<Protocol> protocol = std::move(protocol_);
-  if (protocol_connected_ && protocol) {
-    protocol_connected_ = false;
-    try {
-      protocol->connection_lost(lost_exc_);
-    } catch (...) {
-      report_callback_error(core_, std::current_exception());
-    }
-  }
-  lost_exc_ = nullptr;
-  close_handle();
+void StreamTransport::connection_lost_done() noexcept {
+  // The server last: its wait_closed() may be waiting for this connection.
+  reading_ = false;
   if (server_) {
     std::shared_ptr<ServerState> server = std::move(server_);
     server->detach(this);
   }
 }
 
-void StreamTransport::maybe_release() noexcept {
-  if (handle_closed_ && !queued_) {
-    // May destroy this object: the last thing done.
-    std::shared_ptr<StreamTransport> self = std::move(self_);
-  }
-}
-
-void StreamTransport::close_handle() noexcept {
-  reading_ = false;
-  if (!uv_is_closing(&h_.handle)) uv_close(&h_.handle, &StreamTransport::on_close);
-}
-
-void StreamTransport::on_close(uv_handle_t* h) noexcept {
-  StreamTransport* t = from(h);
-  t->handle_closed_ = true;
-  t->maybe_release();
-}
-
 void StreamTransport::discard() noexcept {
   closing_ = true;
   if (!conn_lost_) ++conn_lost_;
   connect_done_ = {};
+  reading_ = false;
   close_handle();
-}
-
-void StreamTransport::close_for_loop_shutdown() noexcept {
-  // The loop is closing and will run nothing more: no protocol callback.
-  closing_ = true;
-  if (!conn_lost_) ++conn_lost_;
-  pending_.clear();
-  buffered_ = 0;
-  close_handle();
-  // connection_lost() will not be called to drop the protocol, and a
-  // StreamReader's protocol refers back to this transport: let go of it
-  // here, or the two would keep each other alive.
-  std::shared_ptr<Protocol> protocol = std::move(protocol_);
 }
 
 // ---- reading ---------------------------------------------------------------
 
 void StreamTransport::update_reading() noexcept {
-  if (handle_closed_ || uv_is_closing(&h_.handle)) return;
+  if (handle_closing()) {
+    reading_ = false;
+    return;
+  }
   const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_ && !write_pipe_;
   if (want && !reading_) {
     const int rc = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read);
@@ -470,7 +383,7 @@ void StreamTransport::write_rest(std::span<const std::string_view> parts, int rc
   if (rc == UV_EAGAIN || rc == UV_ENOSYS) {
     rc = 0;
   } else if (rc < 0) {
-    write_failed(rc);  // ≙ _fatal_error(exc, 'Fatal write error on socket transport')
+    fatal_status(rc);  // ≙ _fatal_error(exc, 'Fatal write error on socket transport')
     return;
   }
   buffer_rest(parts, static_cast<std::size_t>(rc));
@@ -500,10 +413,7 @@ void StreamTransport::flush() noexcept {
   buf.base = inflight_.data();
   buf.len = inflight_.size();
   int rc = uv_write(&write_req_, &h_.stream, &buf, 1, &StreamTransport::on_write);
-  if (rc < 0) {
-    write_failed(rc);
-    return;
-  }
+  if (rc < 0) return fatal_status(rc);
   writing_ = true;
 }
 
@@ -511,22 +421,12 @@ void StreamTransport::on_write(uv_write_t* req, int status) noexcept {
   auto* t = static_cast<StreamTransport*>(req->data);
   t->writing_ = false;
   if (status == UV_ECANCELED || t->conn_lost_) return;  // closed or aborted meanwhile
-  if (status < 0) {
-    t->write_failed(status);
-    return;
-  }
+  if (status < 0) return t->fatal_status(status);
   t->buffered_ -= t->inflight_.size();
   t->inflight_.clear();
   if (!t->pending_.empty()) t->flush();
   if (t->buffered_ == 0 && t->eof_) t->shutdown();
   if ((t->protocol_paused_ && t->buffered_ <= t->low_) || (t->closing_ && t->buffered_ == 0)) t->post(ev_writable);
-}
-
-void StreamTransport::write_failed(int status) noexcept {
-  pending_.clear();
-  buffered_ = 0;
-  lost_status_ = status;
-  force_close(nullptr);
 }
 
 void StreamTransport::write_eof() {
@@ -538,7 +438,7 @@ void StreamTransport::write_eof() {
 }
 
 void StreamTransport::shutdown() noexcept {
-  if (shutdown_sent_ || handle_closed_ || uv_is_closing(&h_.handle)) return;
+  if (shutdown_sent_ || handle_closing()) return;
   shutdown_sent_ = true;
   if (int rc = uv_shutdown(&shutdown_req_, &h_.stream, &StreamTransport::on_shutdown); rc < 0) shutdown_failed(rc);
 }
@@ -553,84 +453,6 @@ void StreamTransport::shutdown_failed(int status) noexcept {
   // it fail (ENOTCONN) reaches the protocol as itself.
   shutdown_status_ = status;
   post(ev_shutdown_error);
-}
-
-void StreamTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
-  // ≙ _FlowControlMixin._set_write_buffer_limits
-  std::size_t h = high ? *high : low ? 4 * *low : 64 * 1024;
-  std::size_t l = low ? *low : h / 4;
-  if (h < l)
-    throw std::invalid_argument("high (" + std::to_string(h) + ") must be >= low (" + std::to_string(l) +
-                                ") must be >= 0");
-  high_ = h;
-  low_ = l;
-  maybe_pause_protocol();
-}
-
-void StreamTransport::maybe_pause_protocol() {
-  if (buffered_ > high_ && !protocol_paused_) set_protocol_paused(true);
-}
-
-void StreamTransport::maybe_resume_protocol() {
-  if (buffered_ <= low_ && protocol_paused_) set_protocol_paused(false);
-}
-
-void StreamTransport::set_protocol_paused(bool paused) {
-  // ≙ _FlowControlMixin: the callback's exception is reported, not raised.
-  if (!protocol_) return;
-  protocol_paused_ = paused;
-  try {
-    if (paused)
-      protocol_->pause_writing();
-    else
-      protocol_->resume_writing();
-  } catch (...) {
-    report(paused ? "protocol.pause_writing() failed" : "protocol.resume_writing() failed", std::current_exception());
-  }
-}
-
-// ---- closing ---------------------------------------------------------------
-
-void StreamTransport::close() {
-  if (closing_) return;
-  closing_ = true;
-  update_reading();
-  if (buffered_ == 0) {
-    ++conn_lost_;
-    post(ev_lost);
-  }
-}
-
-void StreamTransport::abort() { force_close(nullptr); }
-
-void StreamTransport::force_close(std::exception_ptr exc) noexcept {
-  if (conn_lost_) return;
-  pending_.clear();
-  buffered_ = 0;
-  if (!closing_) {
-    closing_ = true;
-    update_reading();
-  }
-  ++conn_lost_;
-  lost_exc_ = std::move(exc);
-  post(ev_lost);
-}
-
-void StreamTransport::fatal_error(std::exception_ptr exc, const char* message) noexcept {
-  // Socket errors are expected and go to connection_lost() only; anything
-  // else is a bug in the protocol and is reported too.
-  if (!is_os_error(exc)) report(message, exc);
-  force_close(std::move(exc));
-}
-
-void StreamTransport::report(const char* message, std::exception_ptr exc) noexcept {
-  ExceptionContext ctx;
-  try {
-    ctx.message = message;
-  } catch (...) {
-  }
-  ctx.exception = std::move(exc);
-  detail::report(core_, ctx);
 }
 
 }  // namespace asyncio::detail

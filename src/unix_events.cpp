@@ -5,6 +5,7 @@
 
 #include "detail/loop_impl.hpp"
 #include "detail/uv_error.hpp"
+#include "detail/uv_handle.hpp"
 #include "detail/uv_loop.hpp"
 
 #include <csignal>
@@ -22,63 +23,45 @@ namespace detail {
 /// queued calls nothing stale: it runs the handler current at that pass,
 /// or none once removed (CPython would still run the removed one, but its
 /// captures cannot dangle).
-class SignalWatcher final : public UvHandleOwner, public ReadyNode {
+class SignalWatcher final : public UvHandle {
  public:
-  SignalWatcher(LoopCore* core, std::function<void()> cb) : core_(core), cb_(std::move(cb)) {}
+  SignalWatcher(LoopCore* core, std::function<void()> cb) : UvHandle(core), cb_(std::move(cb)) {}
   /// Returns the libuv status (the loop's signal pipe is made at the first
   /// watcher: EMFILE at the descriptor limit).
   int init(uv_loop_t* uv) noexcept {
     const int rc = uv_signal_init(uv, &handle_);
-    handle_.data = static_cast<UvHandleOwner*>(this);  // what EventLoop::close() expects
+    if (rc == 0) bind_handle(reinterpret_cast<uv_handle_t*>(&handle_));
     return rc;
   }
-  uv_signal_t* handle() noexcept { return &handle_; }
+  uv_signal_t* signal() noexcept { return &handle_; }
   const std::function<void()>& callback() const noexcept { return cb_; }
   void set_callback(std::function<void()> cb) { cb_ = std::move(cb); }
-  /// Stops watching and frees itself once libuv lets go of the handle and
-  /// the ready queue of it.
+  /// Stops watching; the watcher frees itself once libuv lets go of the
+  /// handle and the ready queue of it.
   void close() noexcept {
     closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &SignalWatcher::on_close);
+    close_handle();
   }
   void close_for_loop_shutdown() noexcept override { close(); }
 
-  static SignalWatcher* from(void* data) noexcept { return static_cast<SignalWatcher*>(static_cast<UvHandleOwner*>(data)); }
-
-  static void on_signal(uv_signal_t* h, int) noexcept {
-    SignalWatcher* self = from(h->data);
-    if (self->queued_ || !self->core_->accepting) return;
-    self->queued_ = true;
-    self->core_->push(self);
-  }
-
-  void run_ready(bool discard) noexcept override {
-    queued_ = false;
-    if (!discard && !closed_) {
-      try {
-        // A copy: the handler may replace itself while it runs.
-        std::function<void()> cb = cb_;
-        cb();
-      } catch (...) {
-        report_callback_error(core_, std::current_exception());
-      }
-    }
-    if (handle_closed_) delete this;
-  }
+  static void on_signal(uv_signal_t* h, int) noexcept { static_cast<SignalWatcher*>(of(reinterpret_cast<uv_handle_t*>(h)))->post(); }
 
  private:
-  static void on_close(uv_handle_t* h) {
-    SignalWatcher* self = from(h->data);
-    self->handle_closed_ = true;
-    if (!self->queued_) delete self;
+  void run(bool discard) noexcept override {
+    if (discard || closed_) return;
+    try {
+      // A copy: the handler may replace itself while it runs.
+      std::function<void()> cb = cb_;
+      cb();
+    } catch (...) {
+      report_callback_error(core(), std::current_exception());
+    }
   }
+  void release() noexcept override { delete this; }
 
-  LoopCore* core_;
   std::function<void()> cb_;
   uv_signal_t handle_{};
-  bool queued_ = false;
   bool closed_ = false;
-  bool handle_closed_ = false;
 };
 
 const std::function<void()>* signal_handler(EventLoop& loop, int sig) noexcept {
@@ -105,7 +88,7 @@ void EventLoop::add_signal_handler(int sig, std::function<void()> callback) {
     delete w;  // the handle was never initialised
     detail::throw_os_error(rc);
   }
-  if (int rc = uv_signal_start(w->handle(), &detail::SignalWatcher::on_signal, sig)) {
+  if (int rc = uv_signal_start(w->signal(), &detail::SignalWatcher::on_signal, sig)) {
     w->close();
     throw RuntimeError("sig " + std::to_string(sig) + " cannot be caught: " + uv_strerror(rc));
   }

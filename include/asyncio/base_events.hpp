@@ -85,7 +85,32 @@ struct ServerOptions {
   std::ptrdiff_t limit = 1 << 16;
 };
 
+/// An endpoint's address, as CPython's `local_addr` / `remote_addr`:
+/// `(host, port)` for IP (an empty host is the wildcard address), the path
+/// alone for AF_UNIX. `{}` is None.
+struct HostPort {
+  std::string_view host = {};
+  int port = -1;
+  /// False for None (no host and no port).
+  constexpr bool given() const noexcept { return !host.empty() || port >= 0; }
+};
+
+/// Keyword arguments of create_datagram_endpoint().
+struct DatagramOptions {
+  HostPort local_addr = {};   ///< bind here (resolved as getaddrinfo does)
+  HostPort remote_addr = {};  ///< connect here: sendto() without an address
+  int family = AF_UNSPEC;     ///< required when neither address is given
+  int proto = 0;
+  int flags = 0;              ///< getaddrinfo flags
+  bool reuse_port = false;    ///< SO_REUSEPORT
+  bool allow_broadcast = false;  ///< SO_BROADCAST (and remote_addr is not connected)
+  /// An existing datagram socket to use instead (`sock=`): the endpoint
+  /// owns it once made. No other option may be given with it.
+  int sock = -1;
+};
+
 static_assert(std::is_trivially_destructible_v<AddrInfoOptions>);
+static_assert(std::is_trivially_destructible_v<DatagramOptions>);
 static_assert(std::is_trivially_destructible_v<ConnectionOptions>);
 static_assert(std::is_trivially_destructible_v<ServerOptions>);
 
@@ -206,6 +231,40 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_connection<P>(
       detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
+}
+
+namespace detail {
+using DatagramResult = std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>;
+using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>()>;
+Coroutine<DatagramResult> create_datagram_endpoint(EventLoop& loop, DatagramProtocolFactory factory,
+                                                   DatagramOptions options);
+
+template <class P>
+Coroutine<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> cast_endpoint(
+    Coroutine<DatagramResult> c) {
+  auto [transport, protocol] = co_await c;
+  co_return std::pair{std::move(transport), std::static_pointer_cast<P>(std::move(protocol))};
+}
+}  // namespace detail
+
+/// Creates a datagram endpoint (≙ loop.create_datagram_endpoint): a UDP
+/// socket (or Unix datagram socket with `family = AF_UNIX`) bound to
+/// `local_addr` and/or connected to `remote_addr`, with `factory()` as its
+/// protocol; returns `(transport, protocol)` once connection_made() has run.
+/// Errors as CPython: std::invalid_argument("unexpected address family")
+/// with no address and no family, "can not get address information" when
+/// the two addresses share no family, "A datagram socket was expected, got
+/// ..." and "socket modifier keyword arguments can not be used when sock is
+/// specified. (...)" for `sock`; std::system_error for a failed bind or
+/// connect (the first error of the addresses tried).
+/// `auto [transport, protocol] = co_await create_datagram_endpoint(loop, f, {.local_addr = {"127.0.0.1", 9999}});`
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<DatagramProtocol, P>
+Coroutine<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> create_datagram_endpoint(
+    EventLoop& loop, F&& factory, DatagramOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_endpoint<P>(
+      detail::create_datagram_endpoint(loop, detail::DatagramProtocolFactory(std::forward<F>(factory)), options));
 }
 
 namespace detail {

@@ -9,6 +9,8 @@
 namespace asyncio {
 
 class Transport;
+class DatagramTransport;
+struct SocketAddress;
 
 /// Common base of the protocols (≙ asyncio.BaseProtocol). Every method does
 /// nothing by default.
@@ -52,6 +54,26 @@ class Protocol : public BaseProtocol {
   /// to have the transport close itself, true to keep it open for writing
   /// (half-close); connection_lost() follows in either case, eventually.
   virtual bool eof_received() { return false; }
+};
+
+/// A datagram protocol (≙ asyncio.DatagramProtocol), for UDP and Unix
+/// datagram endpoints (create_datagram_endpoint()).
+class DatagramProtocol : public BaseProtocol {
+ public:
+  /// The endpoint is ready. `transport` stays valid at least until
+  /// connection_lost() has returned; `transport.shared_from_this()` keeps it.
+  virtual void connection_made(DatagramTransport& transport) { (void)transport; }
+  /// One datagram arrived from `addr`. `data` is valid only during the
+  /// call. Datagrams are delivered whole, one call each, in the order the
+  /// socket received them.
+  virtual void datagram_received(std::string_view data, const SocketAddress& addr) {
+    (void)data;
+    (void)addr;
+  }
+  /// A send or receive failed with a socket error (std::system_error), such
+  /// as ConnectionRefusedError after an ICMP "port unreachable". The
+  /// endpoint stays open.
+  virtual void error_received(std::exception_ptr exc) { (void)exc; }
 };
 
 }  // namespace asyncio

@@ -114,6 +114,37 @@ class Transport : public BaseTransport, public std::enable_shared_from_this<Tran
   virtual std::shared_ptr<Protocol> get_protocol() const = 0;
 };
 
+/// A datagram endpoint (≙ asyncio.DatagramTransport), as
+/// create_datagram_endpoint() returns. Owned by std::shared_ptr like
+/// Transport; it keeps itself alive while open.
+class DatagramTransport : public BaseTransport, public std::enable_shared_from_this<DatagramTransport> {
+ public:
+  /// Sends `data` as one datagram to `addr` (a numeric address of the
+  /// socket's family) without blocking: what the kernel cannot take at
+  /// once is buffered and sent in order as the socket drains. On a
+  /// connected endpoint (remote_addr given) `addr` must be the remote
+  /// address: std::invalid_argument("Invalid address: must be None or
+  /// ('127.0.0.1', 9999)"). A socket error goes to the protocol's
+  /// error_received(); sends after the endpoint is lost are dropped.
+  virtual void sendto(std::string_view data, const SocketAddress& addr) = 0;
+  /// Sends to the remote address of a connected endpoint (`addr=None`).
+  virtual void sendto(std::string_view data) = 0;
+  /// Closes at once: buffered datagrams are lost; connection_lost() with a
+  /// null exception follows on a later pass.
+  virtual void abort() = 0;
+  /// Bytes buffered, not yet handed to the kernel (8 bytes of header
+  /// counted per datagram, as CPython).
+  virtual std::size_t get_write_buffer_size() const = 0;
+  /// The water marks of the send buffer, as Transport's.
+  virtual void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                                       std::optional<std::size_t> low = std::nullopt) = 0;
+  virtual std::pair<std::size_t, std::size_t> get_write_buffer_limits() const = 0;
+  /// Replaces the protocol that receives the callbacks.
+  virtual void set_protocol(std::shared_ptr<DatagramProtocol> protocol) = 0;
+  /// The protocol; null once connection_lost() has been called.
+  virtual std::shared_ptr<DatagramProtocol> get_protocol() const = 0;
+};
+
 }  // namespace asyncio
 
 #endif  // ASYNCIO_TRANSPORTS_HPP

@@ -10,6 +10,7 @@
 #include <asyncio/futures.hpp>
 #include <asyncio/transports.hpp>
 
+#include "socket_transport.hpp"
 #include "uv_loop.hpp"
 
 #include <uv.h>
@@ -24,19 +25,22 @@ namespace asyncio::detail {
 
 class ServerState;
 
-/// A connected (or connecting) TCP or Unix stream.
+/// A connected (or connecting) TCP or Unix stream, or one end of a pipe.
+/// ≙ _SelectorSocketTransport (and _UnixReadPipeTransport /
+/// _UnixWritePipeTransport for pipes).
 ///
 /// Threading of work (design rule): the libuv callbacks below only record
 /// what happened (bytes read into the reused buffer, EOF, an error, a write
 /// completion) in `events_` and queue the transport itself on the ready
-/// queue; process() then makes the protocol callbacks during a loop pass,
-/// in CPython's order.
+/// queue; run() then makes the protocol callbacks during a loop pass, in
+/// CPython's order.
 ///
-/// Lifetime: the transport holds itself (`self_`) from creation until its
-/// handle's close callback has run and it is no longer queued; users and
-/// streams hold it by shared_ptr beyond that. The protocol is held until
-/// connection_lost() has been called (or the loop closes the handle).
-class StreamTransport final : public Transport, public ReadyNode, public UvHandleOwner {
+/// Lifetime: the transport holds itself from creation until its handle's
+/// close callback has run and it is no longer queued (SharedUvHandle);
+/// users and streams hold it by shared_ptr beyond that. The protocol is
+/// held until connection_lost() has been called (or the loop closes the
+/// handle).
+class StreamTransport final : public TransportOf<Transport, Protocol> {
   struct Tag {};
 
  public:
@@ -45,7 +49,7 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   /// A transport with an initialised, unconnected handle of `loop`.
   static std::shared_ptr<StreamTransport> make(EventLoop& loop, Kind kind);
   StreamTransport(Tag, EventLoop& loop, Kind kind);
-  ~StreamTransport() override;
+  ~StreamTransport();
 
   uv_stream_t* stream() noexcept { return &h_.stream; }
   uv_tcp_t* tcp() noexcept { return &h_.tcp; }
@@ -59,9 +63,12 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   int open(int fd) noexcept { return kind_ == Kind::tcp ? uv_tcp_open(&h_.tcp, fd) : uv_pipe_open(&h_.pipe, fd); }
   /// The write end of a pipe (no reading; write_eof() closes it).
   void set_write_pipe() noexcept { write_pipe_ = true; }
+  /// The read end of a pipe (writing is refused).
+  void set_read_pipe() noexcept { read_pipe_ = true; }
   /// Client side, once connected: sets the protocol, calls
   /// connection_made() now (an exception goes to the exception handler,
-  /// as CPython's call_soon does), starts reading.
+  /// as CPython's call_soon does), starts reading. Called only by
+  /// connect_protocol() (the one seam, base_events.cpp).
   void start(std::shared_ptr<Protocol> protocol);
   /// Server side, just accepted: attached to `server`; the protocol is
   /// made and connection_made() called on the next pass.
@@ -71,26 +78,14 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   void discard() noexcept;
 
   // Transport
-  std::any get_extra_info(std::string_view name, std::any default_value) const override;
-  bool is_closing() const override { return closing_; }
-  void close() override;
   bool is_reading() const override { return !paused_ && !closing_; }
   void pause_reading() override;
   void resume_reading() override;
-  void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
-  std::size_t get_write_buffer_size() const override { return buffered_; }
-  std::pair<std::size_t, std::size_t> get_write_buffer_limits() const override { return {low_, high_}; }
   void write(std::string_view data) override;
   void writelines(std::span<const std::string_view> list) override;
   void write_eof() override;
-  bool can_write_eof() const override { return true; }
-  void abort() override;
+  bool can_write_eof() const override { return !read_pipe_; }
   void set_protocol(std::shared_ptr<Protocol> protocol) override;
-  std::shared_ptr<Protocol> get_protocol() const override { return protocol_; }
-
-  // ReadyNode, UvHandleOwner
-  void run_ready(bool discard) noexcept override;
-  void close_for_loop_shutdown() noexcept override;
 
   /// The server's intrusive list of the connections it accepted.
   StreamTransport* prev_client = nullptr;
@@ -98,13 +93,11 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
 
  private:
   enum : unsigned {
-    ev_made = 1,         ///< accepted: make the protocol, connection_made
-    ev_data = 2,         ///< bytes in the read buffer
-    ev_eof = 4,          ///< the peer sent EOF
-    ev_read_error = 8,   ///< reading failed (read_status_)
-    ev_writable = 16,    ///< the write buffer drained (resume_writing, close)
-    ev_lost = 32,        ///< call connection_lost()
-    ev_shutdown_error = 64,  ///< write_eof()'s shutdown failed (shutdown_status_)
+    ev_made = first_event,         ///< accepted: make the protocol, connection_made
+    ev_data = first_event << 1,    ///< bytes in the read buffer
+    ev_eof = first_event << 2,     ///< the peer sent EOF
+    ev_read_error = first_event << 3,      ///< reading failed (read_status_)
+    ev_shutdown_error = first_event << 4,  ///< write_eof()'s shutdown failed (shutdown_status_)
   };
 
   static StreamTransport* from(uv_handle_t* h) noexcept;
@@ -113,21 +106,21 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   static void on_write(uv_write_t* req, int status) noexcept;
   static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
   static void on_connect(uv_connect_t* req, int status) noexcept;
-  static void on_close(uv_handle_t* h) noexcept;
+
+  // SocketTransportBase
+  void run(bool discard) noexcept override;
+  void stop_reading() noexcept override { update_reading(); }
+  void drop_buffer() noexcept override { pending_.clear(); }
+  void connection_lost_done() noexcept override;
 
   /// At libuv's EOF: what recv() reports now, as a libuv status (the
   /// error of a reset libuv took for EOF), or UV_EOF.
   int pending_socket_error() noexcept;
-  /// Records `ev` and queues the transport (once) on the ready queue.
-  void post(unsigned ev) noexcept;
   void process();
   void make_protocol();
   void deliver_reads();
   /// Hands the read buffer to data_received().
   void deliver_data() noexcept;
-  void call_connection_lost() noexcept;
-  void maybe_release() noexcept;
-  void close_handle() noexcept;
   void update_reading() noexcept;
   void flush() noexcept;
   void shutdown() noexcept;
@@ -137,17 +130,6 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   void write_rest(std::span<const std::string_view> parts, int rc);
   /// Appends `parts` minus their first `written` bytes to the buffer.
   void buffer_rest(std::span<const std::string_view> parts, std::size_t written);
-  /// A write failed with `status` (≙ _fatal_error of an OSError): the
-  /// buffer is dropped and the transport force-closed. No user code.
-  void write_failed(int status) noexcept;
-  /// ≙ _fatal_error: reports `exc` unless it is an OSError, force-closes.
-  void fatal_error(std::exception_ptr exc, const char* message) noexcept;
-  /// ≙ _force_close.
-  void force_close(std::exception_ptr exc) noexcept;
-  void maybe_pause_protocol();
-  void maybe_resume_protocol();
-  void set_protocol_paused(bool paused);
-  void report(const char* message, std::exception_ptr exc) noexcept;
   void cache_addresses() noexcept;
 
   union Handle {
@@ -160,43 +142,26 @@ class StreamTransport final : public Transport, public ReadyNode, public UvHandl
   uv_shutdown_t shutdown_req_;
   uv_connect_t connect_req_;
 
-  LoopCore* core_;  // counted: the transport may outlive its EventLoop
-  std::shared_ptr<StreamTransport> self_;
-  std::shared_ptr<Protocol> protocol_;
   std::shared_ptr<ServerState> server_;
   Future<int> connect_done_;
-  std::exception_ptr lost_exc_;
 
   char* rbuf_ = nullptr;     // the reused read buffer, allocated on first read
   std::size_t rlen_ = 0;     // bytes in it not yet delivered
   std::string inflight_;     // what the pending uv_write sends
   std::string pending_;      // written while that uv_write is in flight
-  std::size_t buffered_ = 0;  // inflight_ + pending_ (0 once force-closed)
-  std::size_t high_ = 64 * 1024;
-  std::size_t low_ = 16 * 1024;
 
-  SocketAddress peername_;
-  SocketAddress sockname_;
-
-  unsigned events_ = 0;
   int read_status_ = 0;
-  int lost_status_ = 0;  // a write error to turn into lost_exc_
   int shutdown_status_ = 0;
-  int conn_lost_ = 0;    // ≙ _conn_lost
   Kind kind_;
-  bool queued_ = false;
-  bool handle_closed_ = false;
   bool reading_ = false;          // uv_read_start is in effect
   bool read_full_ = false;        // stopped: the read buffer is full
   bool read_done_ = false;        // EOF or error seen: libuv stopped reading
   bool paused_ = false;           // pause_reading()
-  bool closing_ = false;
   bool eof_ = false;              // write_eof() called
   bool shutdown_sent_ = false;
   bool writing_ = false;          // a uv_write is in flight
-  bool protocol_paused_ = false;  // pause_writing() was called
-  bool protocol_connected_ = false;
   bool write_pipe_ = false;
+  bool read_pipe_ = false;
 };
 
 /// What a Server handle refers to (≙ base_events.Server's state).
