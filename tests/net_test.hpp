@@ -88,6 +88,15 @@ inline std::string unix_path(const char* tag) {
   return "/tmp/asyncio-test-" + std::to_string(getpid()) + "-" + tag + ".sock";
 }
 
+/// The peers are CPython 3.13's asyncio: where pyenv has 3.13.0 (every
+/// machine of ours), python3 is that one, whatever the global version.
+inline void use_python_313() {
+  const char* root = std::getenv("PYENV_ROOT");
+  if (!root || std::getenv("PYENV_VERSION")) return;
+  const std::string dir = std::string(root) + "/versions/3.13.0";
+  if (access(dir.c_str(), X_OK) == 0) setenv("PYENV_VERSION", "3.13.0", 0);
+}
+
 /// A child process running `python3 -c SCRIPT ARGS...`, its stdout read
 /// through a pipe. Bounded in time by whoever waits for it.
 class Python {
@@ -103,6 +112,7 @@ class Python {
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    use_python_313();
     if (posix_spawnp(&pid_, "python3", &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);

@@ -602,3 +602,107 @@ TEST(Datagram, EmptyAndLargestDatagrams) {
     co_await server->done;
   });
 }
+
+// ---- against a Python 3.13 asyncio peer --------------------------------------
+
+namespace {
+
+bool have_python() {
+  static const bool ok = std::system("python3 -c 'import asyncio' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+// A Python asyncio UDP echo server (CPython's own example, protocol side):
+// prints its port, echoes each datagram reversed, exits on b"QUIT".
+const char* const python_echo_server = R"PY(
+import asyncio
+class Echo(asyncio.DatagramProtocol):
+    def __init__(self, done): self.done = done
+    def connection_made(self, transport): self.transport = transport
+    def datagram_received(self, data, addr):
+        if data == b"QUIT":
+            self.done.set_result(None)
+        else:
+            self.transport.sendto(data[::-1], addr)
+async def main():
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    transport, _ = await loop.create_datagram_endpoint(lambda: Echo(done), local_addr=("127.0.0.1", 0))
+    print(transport.get_extra_info("sockname")[1], flush=True)
+    await asyncio.wait_for(done, 20)
+    transport.close()
+asyncio.run(main())
+)PY";
+
+// A Python asyncio UDP client: sends every byte value and sizes up to
+// 60000 bytes, one at a time, and checks each answer is the datagram
+// reversed; prints OK and the count.
+const char* const python_echo_client = R"PY(
+import asyncio, sys
+class Client(asyncio.DatagramProtocol):
+    def __init__(self): self.answers = asyncio.Queue()
+    def datagram_received(self, data, addr): self.answers.put_nowait(data)
+    def error_received(self, exc): print("error", exc, flush=True)
+async def main():
+    loop = asyncio.get_running_loop()
+    transport, client = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", int(sys.argv[1])))
+    sizes = [0, 1, 2, 255, 256, 1400, 4096, 60000]
+    for n in sizes:
+        data = bytes((i * 31 + n) % 256 for i in range(n))
+        transport.sendto(data)
+        answer = await asyncio.wait_for(client.answers.get(), 10)
+        assert answer == data[::-1], (n, len(answer))
+    transport.close()
+    print("OK", len(sizes), flush=True)
+asyncio.run(main())
+)PY";
+
+/// Echoes each datagram reversed (the Python peers' convention).
+struct Reverser : MyDatagramProto {
+  void datagram_received(std::string_view data, const SocketAddress& addr) override {
+    MyDatagramProto::datagram_received(data, addr);
+    transport->sendto(std::string(data.rbegin(), data.rend()), addr);
+  }
+};
+
+}  // namespace
+
+TEST(DatagramInterop, OurEndpointAgainstPythonServer) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](auto&) -> Coroutine<> {
+    net_test::Python py(python_echo_server, {});
+    const std::string port_line = co_await py.read_line(25);
+    EXPECT_FALSE(port_line.empty()) << py.output();
+    if (port_line.empty()) co_return;
+    auto [t, p] = co_await create_datagram_endpoint(get_running_loop(), make<MyDatagramProto>,
+                                                    {.remote_addr = {"127.0.0.1", std::stoi(port_line)}});
+    std::vector<std::string> sent;
+    for (std::size_t n : {0, 1, 255, 256, 1400, 9000, 65000}) {
+      std::string data(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<char>((i * 13 + n) & 0xff);
+      sent.push_back(data);
+      t->sendto(data);
+      EXPECT_TRUE(co_await run_until([&] { return p->received.size() == sent.size(); })) << n;
+      CO_ASSERT_EQ(p->received.size(), sent.size());
+      EXPECT_TRUE(p->received.back().first == std::string(data.rbegin(), data.rend())) << n;
+    }
+    t->sendto("QUIT");
+    EXPECT_EQ(co_await py.wait(25), 0) << py.output();
+    t->close();
+    co_await p->done;
+  });
+}
+
+TEST(DatagramInterop, PythonClientAgainstOurEndpoint) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](auto&) -> Coroutine<> {
+    auto [t, p] = co_await create_datagram_endpoint(get_running_loop(), make<Reverser>,
+                                                    {.local_addr = {"127.0.0.1", 0}});
+    net_test::Python py(python_echo_client, {std::to_string(sockname(t).port)});
+    EXPECT_EQ(co_await py.wait(25), 0) << py.output();
+    EXPECT_EQ(py.output(), "OK 8\n");
+    EXPECT_EQ(p->received.size(), 8u);
+    t->close();
+    co_await p->done;
+  });
+}
