@@ -227,10 +227,8 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
     conn.t = nullptr;
   }
   if (!conn.t) throw_connect_errors(errors);
-  std::shared_ptr<Protocol> protocol = factory();
-  if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
-  std::shared_ptr<StreamTransport> transport = std::move(conn.t);
-  transport->start(protocol);
+  std::shared_ptr<Protocol> protocol = make_protocol(factory);
+  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
   co_return ConnectionResult{std::move(transport), std::move(protocol)};
 }
 
@@ -257,10 +255,8 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
     ::close(fd);
     throw_os_error(status);
   }
-  std::shared_ptr<Protocol> protocol = factory();
-  if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
-  std::shared_ptr<StreamTransport> transport = std::move(conn.t);
-  transport->start(protocol);
+  std::shared_ptr<Protocol> protocol = make_protocol(factory);
+  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
   co_return ConnectionResult{std::move(transport), std::move(protocol)};
 }
 

@@ -258,7 +258,7 @@ Process ProcessState::spawn(EventLoop& loop, const SpawnRequest& request) {
     // stdin's protocol gets no data: its reader only serves the writer.
     StreamReader reader = i ? *readers[i] : StreamReader();
     std::shared_ptr<StreamReaderProtocol> protocol = std::make_shared<PipeProtocol>(reader);
-    pipe->start(protocol);
+    connect_protocol(pipe, protocol);
     if (i == 0)
       proc.stdin_.emplace(pipe, std::move(protocol), std::nullopt);
     else

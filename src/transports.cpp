@@ -100,17 +100,28 @@ void StreamTransport::accepted(std::shared_ptr<ServerState> server) noexcept {
   post(ev_made);
 }
 
+std::shared_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
+  std::shared_ptr<Protocol> protocol = factory();
+  if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
+  return protocol;
+}
+
+std::shared_ptr<Transport> connect_protocol(const std::shared_ptr<StreamTransport>& t,
+                                            std::shared_ptr<Protocol> protocol) {
+  t->start(std::move(protocol));
+  return t;
+}
+
 void StreamTransport::make_protocol() {
   std::shared_ptr<Protocol> protocol;
   try {
-    protocol = server_->factory();
-    if (!protocol) throw std::invalid_argument("the protocol factory returned no protocol");
+    protocol = detail::make_protocol(server_->factory);
   } catch (...) {
     // ≙ BaseSelectorEventLoop._accept_connection2
     report("Error on transport creation for incoming connection", std::current_exception());
     return lose_unmade();
   }
-  start(std::move(protocol));
+  connect_protocol(std::static_pointer_cast<StreamTransport>(shared_from_this()), std::move(protocol));
 }
 
 void StreamTransport::cache_addresses() noexcept {

@@ -65,10 +65,9 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   void set_write_pipe() noexcept { write_pipe_ = true; }
   /// The read end of a pipe (writing is refused).
   void set_read_pipe() noexcept { read_pipe_ = true; }
-  /// Client side, once connected: sets the protocol, calls
-  /// connection_made() now (an exception goes to the exception handler,
-  /// as CPython's call_soon does), starts reading. Called only by
-  /// connect_protocol() (the one seam, base_events.cpp).
+  /// Once connected: sets the protocol, calls connection_made() now (an
+  /// exception goes to the exception handler, as CPython's call_soon
+  /// does), starts reading. Called only by connect_protocol().
   void start(std::shared_ptr<Protocol> protocol);
   /// Server side, just accepted: attached to `server`; the protocol is
   /// made and connection_made() called on the next pass.
@@ -163,6 +162,18 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   bool write_pipe_ = false;
   bool read_pipe_ = false;
 };
+
+/// The one place where a connected stream gets its protocol (≙
+/// _make_socket_transport / _create_connection_transport): client
+/// connections, accepted ones, adopted sockets and subprocess pipes all
+/// come through here, so that a layer between the socket and the protocol
+/// (TLS) is added in one place. connection_made() has run when it returns;
+/// the result is the transport the protocol was given.
+std::shared_ptr<Transport> connect_protocol(const std::shared_ptr<StreamTransport>& t,
+                                            std::shared_ptr<Protocol> protocol);
+
+/// `factory()`, refused when it gives no protocol.
+std::shared_ptr<Protocol> make_protocol(const ProtocolFactory& factory);
 
 /// What a Server handle refers to (≙ base_events.Server's state).
 class ServerState : public std::enable_shared_from_this<ServerState> {
