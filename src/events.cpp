@@ -157,7 +157,12 @@ Handle::~Handle() {
 void Handle::cancel() noexcept {
   if (!s_ || s_->cancelled) return;
   s_->cancelled = true;
-  if (s_->in_heap && s_->cancelled_in_heap) ++*s_->cancelled_in_heap;
+  // Out of the heap at once (O(log n)): a loop that cancels timers faster
+  // than they come due keeps no dead ones (EventLoop.CancelledTimersLeaveTheHeap).
+  if (s_->in_heap()) {
+    s_->loop->timers.remove(*s_);
+    s_->decref();  // the heap's reference; the Handle holds its own
+  }
 }
 
 bool Handle::cancelled() const noexcept { return s_ && s_->cancelled; }
@@ -175,9 +180,6 @@ namespace {
 // every pass, and a pass with nothing ready waits in the poll, so neither
 // I/O nor timers can starve.
 constexpr unsigned passes_per_poll = 32;
-// A timer is due if it falls within the clock's resolution (CPython's
-// _clock_resolution for time.monotonic()).
-constexpr double clock_resolution = 1e-9;
 // The longest single wait in libuv (CPython's MAXIMUM_SELECT_TIMEOUT).
 constexpr double max_wait_seconds = 24 * 3600;
 
@@ -287,13 +289,9 @@ TimerHandle EventLoop::call_later(double delay, std::function<void()> cb) {
 TimerHandle EventLoop::call_at(double when, std::function<void()> cb) {
   check_closed();
   if (std::isnan(when)) throw std::invalid_argument("Invalid time: NaN (not a number)");
-  auto* h = new HandleState(core_, std::move(cb), when);
+  auto* h = new HandleState(core_, std::move(cb));
   h->refs = 2;  // the heap's and the TimerHandle's
-  h->seq = impl_->timer_seq++;
-  h->in_heap = true;
-  h->cancelled_in_heap = &impl_->cancelled_timers;
-  impl_->timers.push_back(h);
-  std::push_heap(impl_->timers.begin(), impl_->timers.end(), &Impl::later);
+  core_->timers.push(*h, when);
   return TimerHandle(h);
 }
 
@@ -356,32 +354,7 @@ void EventLoop::run_until_done(detail::FutureCore& f) {
 
 void EventLoop::run_once() {
   Impl& im = *impl_;
-  auto& timers = im.timers;
-  // Drop cancelled timers: rebuild the heap when they are the majority,
-  // else pop those on top (CPython's _run_once does the same).
-  if (timers.size() > 64 && im.cancelled_timers * 2 > timers.size()) {
-    std::vector<HandleState*> live;
-    live.reserve(timers.size() - im.cancelled_timers);
-    for (HandleState* h : timers) {
-      if (h->cancelled) {
-        h->in_heap = false;
-        h->decref();
-      } else {
-        live.push_back(h);
-      }
-    }
-    timers.swap(live);
-    std::make_heap(timers.begin(), timers.end(), &Impl::later);
-    im.cancelled_timers = 0;
-  }
-  while (!timers.empty() && timers.front()->cancelled) {
-    std::pop_heap(timers.begin(), timers.end(), &Impl::later);
-    HandleState* h = timers.back();
-    timers.pop_back();
-    h->in_heap = false;
-    --im.cancelled_timers;
-    h->decref();
-  }
+  detail::TimerHeap& timers = core_->timers;
 
   const bool busy =
       core_->has_ready() || im.stopping || core_->threadsafe_pending.load(std::memory_order_acquire);
@@ -399,10 +372,10 @@ void EventLoop::run_once() {
       uv_run(&im.uv, UV_RUN_ONCE);
       uv_unref(async);
     } else if (im.virtual_time) {
-      im.vtime = std::max(im.vtime, timers.front()->when);
+      im.vtime = std::max(im.vtime, timers.top().when);
       uv_run(&im.uv, UV_RUN_NOWAIT);
     } else {
-      const double wait = timers.front()->when - monotonic();
+      const double wait = timers.top().when - monotonic();
       if (wait <= 0) {
         uv_run(&im.uv, UV_RUN_NOWAIT);
       } else {
@@ -424,18 +397,11 @@ void EventLoop::run_once() {
   if (core_->threadsafe_pending.load(std::memory_order_acquire)) core_->drain_threadsafe();
 
   if (!timers.empty()) {
-    const double end = time() + clock_resolution;
-    while (!timers.empty() && timers.front()->when <= end) {
-      std::pop_heap(timers.begin(), timers.end(), &Impl::later);
-      HandleState* h = timers.back();
-      timers.pop_back();
-      h->in_heap = false;
-      if (h->cancelled) {
-        --im.cancelled_timers;
-        h->decref();
-      } else {
-        core_->push(h);  // the heap's reference passes to the queue
-      }
+    const double end = time() + detail::clock_resolution;
+    while (!timers.empty() && timers.top().when <= end) {
+      detail::TimerNode& n = timers.top();
+      timers.remove(n);
+      n.due(n, *core_);
     }
   }
 
@@ -470,10 +436,11 @@ void EventLoop::close() {
     n->run_ready(true);
     n = next;
   }
-  for (HandleState* h : std::exchange(im.timers, {})) {
-    h->in_heap = false;
-    h->decref();
-  }
+  // Timeouts still queued become unqueued (their frames release their
+  // hold on the core); call_later handles are released.
+  core_->timers.clear([](detail::TimerNode& n) {
+    if (n.due == &HandleState::on_due) static_cast<HandleState&>(n).decref();
+  });
   while (core_->tasks) core_->tasks->orphan();
   uv_close(reinterpret_cast<uv_handle_t*>(&im.wake), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&im.async), nullptr);

@@ -820,3 +820,54 @@ TEST(EventLoop, InfiniteSleepWaitsUntilCancelled) {
   EXPECT_TRUE(asyncio_test::holds<CancelledError>(e));
   EXPECT_TRUE(sleeper.cancelled());
 }
+
+// ---- the one timer heap (design-notes.md) -----------------------------------
+
+TEST(EventLoop, CancelledTimersLeaveTheHeap) {
+  // Cancellation takes a timer out of the heap at once: a loop that
+  // cancels timers faster than they come due keeps none of them.
+  TestLoop t;
+  detail::TimerHeap& heap = t.loop.core().timers;
+  for (int i = 0; i < 1000000; ++i) t.loop.call_later(1000 + i % 7, [] {}).cancel();
+  EXPECT_EQ(heap.size(), 0u);
+  TimerHandle kept = t.loop.call_later(5, [] {});
+  TimerHandle dropped = t.loop.call_later(3, [] {});
+  EXPECT_EQ(heap.size(), 2u);
+  dropped.cancel();
+  dropped.cancel();  // idempotent
+  EXPECT_EQ(heap.size(), 1u);
+  EXPECT_EQ(heap.top().when, kept.when());
+  t.loop.close();
+  EXPECT_EQ(heap.size(), 0u);
+  kept.cancel();  // after close: touches nothing
+}
+
+TEST(EventLoop, TimerCancelledByAnEarlierTimerOfItsPassDoesNotRun) {
+  TestLoop t;
+  std::vector<std::string> ran;
+  TimerHandle second;
+  t.loop.call_at(1, [&] {
+    ran.push_back("first");
+    second.cancel();
+  });
+  second = t.loop.call_at(1, [&] { ran.push_back("second"); });
+  t.loop.call_at(1, [&] {
+    ran.push_back("third");
+    t.loop.stop();
+  });
+  t.loop.run_forever();
+  EXPECT_EQ(ran, (std::vector<std::string>{"first", "third"}));
+}
+
+TEST(EventLoop, TimersOfOneDeadlineRunInOrderOfScheduling) {
+  TestLoop t;
+  std::vector<int> ran;
+  for (int i = 0; i < 100; ++i) t.loop.call_at(1 + (i % 3) * 0.5, [&ran, i] { ran.push_back(i); });
+  t.loop.call_at(3, [&] { t.loop.stop(); });
+  t.loop.run_forever();
+  ASSERT_EQ(ran.size(), 100u);
+  std::vector<int> expected;
+  for (int k = 0; k < 3; ++k)
+    for (int i = k; i < 100; i += 3) expected.push_back(i);
+  EXPECT_EQ(ran, expected);
+}

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -837,4 +838,62 @@ TEST(Timeouts, Stress10000TasksRandomExpiry) {
   EXPECT_EQ(finished + timeouts, n);
   EXPECT_GT(timeouts, n / 4);
   EXPECT_GT(finished, n / 4);
+}
+
+// ---------------------------------------------------------------------------
+// One timer heap (design-notes.md): a Timeout's deadline is a node of the
+// loop's heap; once due it waits among the pass's expiries.
+
+namespace {
+Coroutine<> deadline_dropped_after_due() {
+  EventLoop& loop = get_running_loop();
+  const double deadline = now() + 1;
+  auto* cm = new Timeout(deadline);
+  // Due at the same time and queued first: it runs before the expiries of
+  // that pass, and frees the Timeout whose node is already among them.
+  loop.call_at(deadline, [&cm] { delete std::exchange(cm, nullptr); });
+  detail::TimeoutAccess::enter(*cm, std::nullopt, false);
+  // Sleeps past the deadline: the freed Timeout cancelled nothing.
+  auto e = co_await raises(asyncio::sleep(2));
+  EXPECT_FALSE(e) << what(e);
+  EXPECT_NEAR(now(), deadline + 1, 1e-9);
+  EXPECT_EQ(cm, nullptr);
+}
+
+Coroutine<> timeouts_leave_the_heap() {
+  detail::LoopCore& core = get_running_loop().core();
+  const std::size_t before = core.timers.size();
+  for (int i = 0; i < 100000; ++i) {
+    co_await asyncio::timeout(100, []() -> Coroutine<> { co_return; });
+  }
+  EXPECT_EQ(core.timers.size(), before);
+  // An infinite deadline never enters the heap (a virtual-time loop would
+  // jump to it).
+  co_await asyncio::timeout(std::numeric_limits<double>::infinity(), [&core, before]() -> Coroutine<> {
+    EXPECT_EQ(core.timers.size(), before);
+    co_return;
+  });
+}
+}  // namespace
+
+TEST(Timeouts, DeadlineDroppedAfterItCameDueFiresNothing) { run_test(deadline_dropped_after_due()); }
+
+TEST(Timeouts, TimeoutsLeaveTheHeapAsTheyExit) { run_test(timeouts_leave_the_heap()); }
+
+TEST(Timeouts, QueuedDeadlineOutlivesItsClosedLoop) {
+  // A task stopped inside a timeout block when its loop closes: its frame,
+  // and the Timeout with its queued deadline, go after the loop's heap was
+  // cleared; nothing dangles (ASan) and the core is released.
+  std::optional<Task<>> task;
+  {
+    TestLoop t;
+    task.emplace(t.loop.create_task([]() -> Coroutine<> {
+      co_await asyncio::timeout(50, []() -> Coroutine<> { co_await asyncio::sleep(100); });
+    }()));
+    t.run_briefly();
+    EXPECT_EQ(t.loop.core().timers.size(), 2u);  // the sleep and the deadline
+    t.loop.close();
+    EXPECT_EQ(t.loop.core().timers.size(), 0u);
+  }
+  task.reset();
 }

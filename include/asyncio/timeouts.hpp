@@ -6,6 +6,7 @@
 
 #include <asyncio/coroutine.hpp>
 #include <asyncio/detail/composition.hpp>
+#include <asyncio/detail/timer_heap.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/exceptions.hpp>
 #include <asyncio/tasks.hpp>
@@ -26,7 +27,6 @@ namespace asyncio {
 class Timeout;
 
 namespace detail {
-class TimeoutQueue;
 struct TimeoutAccess;
 }  // namespace detail
 
@@ -56,7 +56,7 @@ class Timeout {
   Timeout& operator=(const Timeout&) = delete;
   /// Removes a deadline still scheduled. Never throws.
   ~Timeout() {
-    if (queue_ || soon_) unschedule();
+    if (queued_on_ || soon_) unschedule();
   }
 
   /// The deadline (loop time), or nullopt when disabled.
@@ -75,8 +75,16 @@ class Timeout {
 
  private:
   enum class State : std::uint8_t { created, active, expiring, expired, finished };
-  friend class detail::TimeoutQueue;
   friend struct detail::TimeoutAccess;
+
+  /// The deadline in the loop's timer heap and, once due, in the pass's
+  /// expiries (≙ the Timeout's call_at handle).
+  struct Deadline final : detail::TimerNode, detail::ExpiryLink {
+    explicit Deadline(Timeout* t) noexcept : TimerNode(&Timeout::deadline_due), self(t) { fire = &Timeout::deadline_fire; }
+    Timeout* self;
+  };
+  static void deadline_due(detail::TimerNode& node, detail::LoopCore& loop) noexcept;
+  static void deadline_fire(detail::ExpiryLink& link) noexcept;
 
   /// __aenter__. With `relative`, the deadline is loop.time() + `arg`
   /// (nullopt: disabled), read now; else when_ is the deadline and `arg`
@@ -93,9 +101,8 @@ class Timeout {
 
   std::optional<double> when_;
   detail::TaskCore* task_ = nullptr;      ///< the task running the block
-  detail::TimeoutQueue* queue_ = nullptr;  ///< set while the deadline is queued
-  std::size_t slot_ = 0;                  ///< index in queue_'s heap
-  std::uint64_t seq_ = 0;                 ///< FIFO among equal deadlines
+  Deadline deadline_{this};
+  detail::LoopCore* queued_on_ = nullptr;  ///< counted while the deadline is queued
   std::optional<Handle> soon_;            ///< the expiry of a past deadline
   int cancelling_ = 0;                    ///< task's cancelling() on entry
   State state_ = State::created;

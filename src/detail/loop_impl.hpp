@@ -32,11 +32,15 @@ struct SignalHandlers {
 };
 
 /// A callback scheduled by call_soon / call_later / call_at. Counted: the
-/// Handle objects, plus the queue or timer heap that holds it.
-class HandleState final : public ReadyNode {
+/// Handle objects, plus the queue or the loop's timer heap that holds it.
+class HandleState final : public ReadyNode, public TimerNode {
  public:
-  explicit HandleState(LoopCore* loop, std::function<void()> cb, double when = 0)
-      : cb(std::move(cb)), loop(loop), when(when) {}
+  explicit HandleState(LoopCore* loop, std::function<void()> cb) noexcept
+      : TimerNode(&HandleState::on_due), cb(std::move(cb)), loop(loop) {}
+
+  /// Its time has come: onto the ready queue (the heap's reference passes
+  /// to the queue).
+  static void on_due(TimerNode& node, LoopCore& loop) noexcept { loop.push(static_cast<HandleState*>(&node)); }
 
   void run_ready(bool discard) noexcept override {
     if (!discard && !cancelled) {
@@ -54,14 +58,10 @@ class HandleState final : public ReadyNode {
   }
 
   std::function<void()> cb;
-  LoopCore* loop;  // null once the loop has let go of it
-  double when;
-  std::uint64_t seq = 0;
+  LoopCore* loop;
   // Atomic: the Handle of call_soon_threadsafe() lives in another thread.
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
-  bool in_heap = false;
-  std::size_t* cancelled_in_heap = nullptr;
 };
 
 }  // namespace detail
@@ -78,19 +78,12 @@ struct EventLoop::Impl {
   bool stopping = false;
   bool closed = false;
   unsigned busy_passes = 0;
-  std::uint64_t timer_seq = 0;
-  std::size_t cancelled_timers = 0;
-  std::vector<HandleState*> timers;  // a min-heap on (when, seq)
   ExceptionHandler handler;
   TaskFactory task_factory;
 
   std::shared_ptr<detail::ThreadsafeQueue> posted;
   std::unique_ptr<ThreadPoolExecutor> executor;  // the default one, made on first use
   std::unique_ptr<detail::SignalHandlers> signals;
-
-  static bool later(const HandleState* a, const HandleState* b) noexcept {
-    return a->when != b->when ? a->when > b->when : a->seq > b->seq;
-  }
 };
 
 }  // namespace asyncio

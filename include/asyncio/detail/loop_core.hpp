@@ -4,6 +4,8 @@
 #ifndef ASYNCIO_DETAIL_LOOP_CORE_HPP
 #define ASYNCIO_DETAIL_LOOP_CORE_HPP
 
+#include <asyncio/detail/timer_heap.hpp>
+
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +50,29 @@ class ReadyNode {
   ReadyNode(const ReadyNode&) = delete;
   ReadyNode& operator=(const ReadyNode&) = delete;
   ~ReadyNode() = default;
+};
+
+/// The expiries whose deadlines came in this pass (Timeouts), run as one
+/// entry of the ready queue at the place where the loop found them due, as
+/// their call_at handles would run in CPython (design-notes.md, "One timer
+/// heap").
+class Expiries final : public ReadyNode {
+ public:
+  Expiries() noexcept { list_.prev = list_.next = &list_; }
+  /// `link` is due: appended, and this entry queued (once) on `loop`.
+  inline void add(LoopCore& loop, ExpiryLink& link) noexcept;
+  void run_ready(bool discard) noexcept override {
+    queued_ = false;
+    while (list_.next != &list_) {
+      ExpiryLink* l = list_.next;
+      l->unlink();
+      if (!discard) l->fire(*l);
+    }
+  }
+
+ private:
+  ExpiryLink list_;
+  bool queued_ = false;
 };
 
 /// Reference-counted core of an EventLoop. Every future holds a reference,
@@ -119,12 +144,26 @@ class LoopCore {
   /// loop's strong reference to the task.
   TaskCore* tasks = nullptr;
   std::size_t task_count = 0;
+  /// Every deadline of the loop: call_later/call_at handles, sleeps,
+  /// Timeouts (the one timer heap).
+  TimerHeap timers;
+  Expiries expiries;
 
  private:
   ReadyNode* head_ = nullptr;
   ReadyNode* tail_ = nullptr;
   std::size_t refs_ = 1;
 };
+
+void Expiries::add(LoopCore& loop, ExpiryLink& link) noexcept {
+  link.prev = list_.prev;
+  link.next = &list_;
+  list_.prev->next = &link;
+  list_.prev = &link;
+  if (queued_) return;
+  queued_ = true;
+  loop.push(this);
+}
 
 /// Per-thread state. `next` is the trampoline of a task step: an
 /// `await_suspend` that wants another frame resumed stores it here and
