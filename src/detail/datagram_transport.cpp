@@ -256,7 +256,10 @@ void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& a
     std::memcpy(&ss, &un, len);
   } else if (!numeric_address(addr.host, checked_port(addr.port, "sendto"), family_, ss, len)) {
     // A name would need a DNS lookup, which sendto() must not block on.
-    throw std::invalid_argument("sendto(): '" + addr.host + "' is not a numeric address of the socket's family");
+    std::string message = "sendto(): '";
+    message += addr.host;
+    message += "' is not a numeric address of the socket's family";
+    throw std::invalid_argument(message);
   } else if (family_ == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
     in6->sin6_flowinfo = htonl(addr.flowinfo);
