@@ -7,6 +7,7 @@
 #include <asyncio/sleep.hpp>
 #include <asyncio/tasks.hpp>
 
+#include "detail/adopt.hpp"
 #include "detail/report.hpp"
 #include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
@@ -179,6 +180,7 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
 
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options) {
+  if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
   const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
   // Named coroutines, not temporaries, inside co_await (GCC 12, see
   // base_events.hpp).
@@ -308,6 +310,9 @@ class ServerState::Listener final : public UvHandle {
       if (::stat(unix_path.c_str(), &st) == 0 && st.st_ino == unix_ino) ::unlink(unix_path.c_str());
     }
     close_handle();
+    // The socket goes now, as CPython's _stop_serving closes it: uv_close
+    // has already taken the fd out of the poller (test_create_server_sock).
+    ::close(std::exchange(fd_, -1));
   }
   /// Through the server, so that its list of listeners stays right.
   void close_for_loop_shutdown() noexcept override { server_->close(); }
@@ -321,7 +326,9 @@ class ServerState::Listener final : public UvHandle {
 
   Listener(std::shared_ptr<ServerState> server, StreamTransport::Kind kind, int fd)
       : UvHandle(server->core), server_(std::move(server)), kind_(kind), fd_(fd) {}
-  ~Listener() { ::close(fd_); }
+  ~Listener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
 
   uv_loop_t* uv() const noexcept { return uv_loop_of(*server_->core->owner); }
   static Listener* from(uv_handle_t* h) noexcept { return static_cast<Listener*>(of(h)); }
@@ -563,6 +570,7 @@ struct CloseOnError {
 
 Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                 ServerOptions options) {
+  if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
   const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
   Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "bind");
   std::vector<Resolved> infos = co_await lookup;
@@ -579,12 +587,27 @@ Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::s
 
 Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
                                      ServerOptions options) {
+  if (options.sock >= 0) throw std::invalid_argument("path and sock can not be specified at the same time");
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   {
     CloseOnError guard{state};
     state->add_unix_listener(path, options);
     guard.done = true;
   }
+  Coroutine<Server> finish = finish_server(std::move(state), options.start_serving);
+  co_return co_await finish;
+}
+
+Coroutine<Server> adopt_server(EventLoop& loop, ProtocolFactory factory, ServerOptions options, bool unix_socket) {
+  if (options.sock < 0)
+    throw std::invalid_argument(unix_socket ? "path was not specified, and no sock specified"
+                                            : "Neither host/port nor sock were specified");
+  check_stream_socket(options.sock, unix_socket);
+  set_nonblocking(options.sock);
+  auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
+  const bool is_unix = socket_option(options.sock, SO_DOMAIN) == AF_UNIX;
+  state->listeners.push_back(ServerState::Listener::make(
+      state, is_unix ? StreamTransport::Kind::pipe : StreamTransport::Kind::tcp, options.sock));
   Coroutine<Server> finish = finish_server(std::move(state), options.start_serving);
   co_return co_await finish;
 }

@@ -369,49 +369,10 @@ std::string StreamReader::repr() const {
 
 // ---- FlowControlMixin ----------------------------------------------------------
 
-void FlowControlMixin::pause_writing() { paused_ = true; }
-
-void FlowControlMixin::resume_writing() {
-  paused_ = false;
-  for (Future<>& w : drain_waiters_)
-    if (!w.done()) w.set_result();
-}
-
-void FlowControlMixin::connection_lost(std::exception_ptr exc) {
-  connection_lost_ = true;
-  // Wake up the writers if currently paused.
-  if (!paused_) return;
-  for (Future<>& w : drain_waiters_) {
-    if (w.done()) continue;
-    if (exc)
-      w.set_exception(exc);
-    else
-      w.set_result();
-  }
-}
-
-namespace {
-
-/// Removes a drain waiter from the list when its wait ends.
-struct DrainWaiterEnd {
-  std::vector<Future<>>& waiters;
-  const Future<>& w;
-  ~DrainWaiterEnd() {
-    auto it = std::find(waiters.begin(), waiters.end(), w);
-    if (it != waiters.end()) waiters.erase(it);
-  }
-};
-
-}  // namespace
-
-Coroutine<> FlowControlMixin::drain_helper() {
-  if (connection_lost_) std::rethrow_exception(detail::connection_lost_error());
-  if (!paused_) co_return;
-  Future<> w = get_running_loop().create_future();
-  drain_waiters_.push_back(w);
-  DrainWaiterEnd end{drain_waiters_, w};
-  co_await w;
-}
+void FlowControlMixin::pause_writing() { flow_.pause(); }
+void FlowControlMixin::resume_writing() { flow_.resume(); }
+void FlowControlMixin::connection_lost(std::exception_ptr exc) { flow_.lost(exc); }
+Coroutine<> FlowControlMixin::drain_helper() { return flow_.drain(); }
 
 // ---- StreamReaderProtocol ----------------------------------------------------
 
@@ -624,6 +585,20 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::strin
   ProtocolFactory factory = [protocol] { return protocol; };
   Coroutine<ConnectionResult> connect = create_unix_connection(get_running_loop(), std::move(factory), std::move(path));
   co_return streams_of(co_await connect, reader);
+}
+
+Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions options, Adopt what) {
+  StreamReader reader(options.limit);
+  auto protocol = std::make_shared<StreamReaderProtocol>(reader);
+  ProtocolFactory factory = [protocol] { return protocol; };
+  Coroutine<ConnectionResult> connect = adopt_connection(get_running_loop(), std::move(factory), options.sock, what);
+  co_return streams_of(co_await connect, reader);
+}
+
+Coroutine<Server> start_adopted(ClientConnectedCallback cb, ServerOptions options, bool unix_socket) {
+  ProtocolFactory factory = stream_factory(std::move(cb), options.limit);
+  Coroutine<Server> create = adopt_server(get_running_loop(), std::move(factory), options, unix_socket);
+  co_return co_await create;
 }
 
 Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options) {

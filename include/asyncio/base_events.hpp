@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -65,6 +66,9 @@ struct ConnectionOptions {
   int local_port = 0;
   /// open_connection() only: the StreamReader's limit (64 KiB).
   std::ptrdiff_t limit = 1 << 16;
+  /// An already connected stream socket to use (`sock=`), with no host
+  /// and port: the transport owns it once made.
+  int sock = -1;
 };
 
 /// Keyword arguments of create_server() and start_server().
@@ -83,6 +87,10 @@ struct ServerOptions {
   bool cleanup_socket = true;
   /// start_server() only: each StreamReader's limit (64 KiB).
   std::ptrdiff_t limit = 1 << 16;
+  /// An already bound stream socket to listen on (`sock=`: an inherited
+  /// listener, systemd socket activation), with no host and port: the
+  /// server owns it once made.
+  int sock = -1;
 };
 
 /// An endpoint's address, as CPython's `local_addr` / `remote_addr`:
@@ -107,6 +115,9 @@ struct DatagramOptions {
   /// An existing datagram socket to use instead (`sock=`): the endpoint
   /// owns it once made. No other option may be given with it.
   int sock = -1;
+  /// open_datagram_endpoint() only: datagrams queued unread before the
+  /// endpoint stops receiving (the kernel's buffer holds the rest).
+  std::size_t limit = 1024;
 };
 
 static_assert(std::is_trivially_destructible_v<AddrInfoOptions>);
@@ -186,9 +197,17 @@ using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<P
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options);
 Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path);
+/// What the adopted socket of `sock=` must be, and the messages when not.
+enum class Adopt : std::uint8_t { connection, unix_connection, accepted };
+Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what);
+enum class PipeEnd : std::uint8_t { read, write };
+Coroutine<ConnectionResult> connect_pipe(EventLoop& loop, ProtocolFactory factory, int fd, PipeEnd end);
 
-template <class P>
-Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> cast_connection(Coroutine<ConnectionResult> c) {
+/// `(transport, protocol)` with the protocol as the factory's own type:
+/// every call that takes a protocol factory returns through this.
+template <class P, class T, class B>
+Coroutine<std::pair<std::shared_ptr<T>, std::shared_ptr<P>>> cast_protocol(
+    Coroutine<std::pair<std::shared_ptr<T>, std::shared_ptr<B>>> c) {
   auto [transport, protocol] = co_await c;
   co_return std::pair{std::move(transport), std::static_pointer_cast<P>(std::move(protocol))};
 }
@@ -217,8 +236,61 @@ template <class F, class P = detail::factory_protocol_t<F>>
 Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_connection(
     EventLoop& loop, F&& factory, std::string_view host, int port, ConnectionOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::cast_connection<P>(
+  return detail::cast_protocol<P>(
       detail::create_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options));
+}
+
+/// create_connection(sock=...): the protocol over an already connected
+/// stream socket (a socket pair, an inherited connection), which the
+/// transport owns once made. std::invalid_argument("host and port was not
+/// specified and no sock specified") without `options.sock`, ("A Stream
+/// Socket was expected, got <...>") for another kind of socket; with a host
+/// and port as well: "host/port and sock can not be specified at the same
+/// time".
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_connection(EventLoop& loop, F&& factory,
+                                                                                       ConnectionOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
+                                                             options.sock, detail::Adopt::connection));
+}
+
+/// Wraps a connection accepted elsewhere (≙ loop.connect_accepted_socket):
+/// the transport owns `sock` once made. std::invalid_argument("A Stream
+/// Socket was expected, got <...>") for another kind of socket.
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_accepted_socket(EventLoop& loop,
+                                                                                             F&& factory, int sock) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(
+      detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)), sock, detail::Adopt::accepted));
+}
+
+/// The read end of a pipe, FIFO, socket or character device `fd` as a
+/// transport (≙ loop.connect_read_pipe): data_received() for what arrives,
+/// eof_received() then connection_lost() at its end. The transport owns
+/// `fd` once made and makes it non-blocking. std::invalid_argument("Pipe
+/// transport is for pipes/sockets only.") for a regular file.
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_read_pipe(EventLoop& loop, F&& factory,
+                                                                                       int fd) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(
+      detail::connect_pipe(loop, ProtocolFactory(std::forward<F>(factory)), fd, detail::PipeEnd::read));
+}
+
+/// The write end `fd` as a transport (≙ loop.connect_write_pipe): write()
+/// with flow control, write_eof() and close() close it once flushed.
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_write_pipe(EventLoop& loop, F&& factory,
+                                                                                        int fd) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(
+      detail::connect_pipe(loop, ProtocolFactory(std::forward<F>(factory)), fd, detail::PipeEnd::write));
 }
 
 /// create_connection() to a Unix socket at `path`
@@ -229,8 +301,21 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix
                                                                                             F&& factory,
                                                                                             std::string_view path) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::cast_connection<P>(
+  return detail::cast_protocol<P>(
       detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
+}
+
+/// create_unix_connection(sock=...): an already connected Unix stream
+/// socket. std::invalid_argument("no path and sock were specified") without
+/// one, ("A UNIX Domain Stream Socket was expected, got <...>") for another
+/// kind of socket.
+template <class F, class P = detail::factory_protocol_t<F>>
+  requires std::is_base_of_v<Protocol, P>
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(
+    EventLoop& loop, F&& factory, ConnectionOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
+                                                             options.sock, detail::Adopt::unix_connection));
 }
 
 namespace detail {
@@ -239,12 +324,6 @@ using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>(
 Coroutine<DatagramResult> create_datagram_endpoint(EventLoop& loop, DatagramProtocolFactory factory,
                                                    DatagramOptions options);
 
-template <class P>
-Coroutine<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> cast_endpoint(
-    Coroutine<DatagramResult> c) {
-  auto [transport, protocol] = co_await c;
-  co_return std::pair{std::move(transport), std::static_pointer_cast<P>(std::move(protocol))};
-}
 }  // namespace detail
 
 /// Creates a datagram endpoint (≙ loop.create_datagram_endpoint): a UDP
@@ -263,7 +342,7 @@ template <class F, class P = detail::factory_protocol_t<F>>
 Coroutine<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> create_datagram_endpoint(
     EventLoop& loop, F&& factory, DatagramOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::cast_endpoint<P>(
+  return detail::cast_protocol<P>(
       detail::create_datagram_endpoint(loop, detail::DatagramProtocolFactory(std::forward<F>(factory)), options));
 }
 
@@ -272,6 +351,7 @@ Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::s
                                 ServerOptions options);
 Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
                                      ServerOptions options);
+Coroutine<Server> adopt_server(EventLoop& loop, ProtocolFactory factory, ServerOptions options, bool unix_socket);
 }  // namespace detail
 
 /// Listens on `host`:`port` over TCP (≙ loop.create_server): a socket for
@@ -286,6 +366,18 @@ Coroutine<Server> create_server(EventLoop& loop, F&& factory, std::string_view h
                                 ServerOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options);
+}
+
+/// create_server(sock=...): listens on an already bound stream socket
+/// `options.sock` (listen(2) is called with the backlog when serving
+/// starts). std::invalid_argument("Neither host/port nor sock were
+/// specified") without one, ("A Stream Socket was expected, got <...>")
+/// for another kind of socket.
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_server(EventLoop& loop, F&& factory, ServerOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::adopt_server(loop, ProtocolFactory(std::forward<F>(factory)), options, false);
 }
 
 /// `host = None`: every interface, as an empty host.
@@ -304,6 +396,17 @@ Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, std::string_v
                                      ServerOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::create_unix_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path), options);
+}
+
+/// create_unix_server(sock=...): an already bound Unix stream socket.
+/// std::invalid_argument("path was not specified, and no sock specified")
+/// without one, ("A UNIX Domain Stream Socket was expected, got <...>")
+/// for another kind of socket.
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, ServerOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::adopt_server(loop, ProtocolFactory(std::forward<F>(factory)), options, true);
 }
 
 }  // namespace asyncio

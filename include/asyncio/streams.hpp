@@ -6,6 +6,7 @@
 
 #include <asyncio/base_events.hpp>
 #include <asyncio/coroutine.hpp>
+#include <asyncio/detail/flow_control.hpp>
 #include <asyncio/futures.hpp>
 #include <asyncio/protocols.hpp>
 #include <asyncio/transports.hpp>
@@ -131,9 +132,7 @@ class FlowControlMixin : public Protocol {
   Coroutine<> drain_helper();
 
  private:
-  std::vector<Future<>> drain_waiters_;
-  bool paused_ = false;
-  bool connection_lost_ = false;
+  detail::FlowControl flow_;
 };
 
 class StreamWriter;
@@ -223,6 +222,8 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string hos
 Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, ConnectionOptions options);
 Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options);
 Coroutine<Server> start_unix_server(ClientConnectedCallback cb, std::string path, ServerOptions options);
+Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions options, Adopt what);
+Coroutine<Server> start_adopted(ClientConnectedCallback cb, ServerOptions options, bool unix_socket);
 
 /// A client_connected_cb that returns nothing becomes one returning an
 /// empty Coroutine (nothing to run as a task).
@@ -248,6 +249,18 @@ ClientConnectedCallback client_connected(F&& f) {
 inline Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string_view host, int port,
                                                                         ConnectionOptions options = {}) {
   return detail::open_connection(std::string(host), port, options);
+}
+
+/// open_connection(sock=...): streams over an already connected socket
+/// `options.sock` (a socket pair, an inherited connection), which the
+/// transport owns once made. Errors as create_connection(sock=...).
+inline Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(ConnectionOptions options) {
+  return detail::open_adopted(options, detail::Adopt::connection);
+}
+
+/// open_unix_connection(sock=...), an already connected Unix socket.
+inline Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(ConnectionOptions options) {
+  return detail::open_adopted(options, detail::Adopt::unix_connection);
 }
 
 /// open_connection() to a Unix socket (≙ asyncio.open_unix_connection).
@@ -278,6 +291,21 @@ Coroutine<Server> start_server(F&& client_connected_cb, std::string_view host, i
 template <class F>
 Coroutine<Server> start_server(F&& client_connected_cb, std::nullptr_t, int port, ServerOptions options = {}) {
   return start_server(std::forward<F>(client_connected_cb), std::string_view(), port, options);
+}
+
+/// start_server(sock=...): serves on an already bound socket
+/// `options.sock`. Errors as create_server(sock=...).
+template <class F>
+Coroutine<Server> start_server(F&& client_connected_cb, ServerOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::start_adopted(detail::client_connected(std::forward<F>(client_connected_cb)), options, false);
+}
+
+/// start_unix_server(sock=...), an already bound Unix socket.
+template <class F>
+Coroutine<Server> start_unix_server(F&& client_connected_cb, ServerOptions options) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::start_adopted(detail::client_connected(std::forward<F>(client_connected_cb)), options, true);
 }
 
 /// start_server() on a Unix socket (≙ asyncio.start_unix_server).
