@@ -91,6 +91,7 @@ void StreamTransport::start(std::shared_ptr<Protocol> protocol) {
   if (kind_ == Kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as CPython's socket transports do
   cache_addresses();
   make_connection(std::move(protocol), static_cast<Transport&>(*this));
+  note_protocol();
   update_reading();
 }
 
@@ -125,7 +126,9 @@ void StreamTransport::make_protocol() {
 }
 
 void StreamTransport::cache_addresses() noexcept {
-  // Taken once, as CPython's _extra: still there after the close.
+  // Taken once, as CPython's _extra: still there after the close. A pipe
+  // transport has "pipe" instead (test_read_pty_output).
+  if (read_pipe_ || write_pipe_) return;
   try {
     sockaddr_storage ss{};
     int len = sizeof ss;
@@ -150,7 +153,41 @@ void StreamTransport::cache_addresses() noexcept {
   }
 }
 
-void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) { bind_protocol(std::move(protocol)); }
+void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) {
+  // Bytes already read into the old protocol's buffer go to the new one
+  // (deliver_span), so the lender stays alive until then; a buffer lent
+  // but still empty is simply given back (libuv writes only while polling).
+  if (into_span_ && rlen_) {
+    old_lender_ = protocol_;
+  } else if (into_span_) {
+    into_span_ = false;
+    span_ = {};
+    lender_ = nullptr;
+  }
+  bind_protocol(std::move(protocol));
+  note_protocol();
+  update_reading();
+}
+
+void StreamTransport::note_protocol() noexcept { buffered_protocol_ = dynamic_cast<BufferedProtocol*>(protocol_.get()); }
+
+bool StreamTransport::lend_buffer() noexcept {
+  // ≙ _read_ready__get_buffer's get_buffer(-1), asked before the read
+  // rather than at it, so that libuv reads into the span and the protocol
+  // is called only during a pass.
+  if (!buffered_protocol_ || into_span_ || rlen_ || closing_ || paused_ || !protocol_connected_) return true;
+  try {
+    std::span<char> buf = buffered_protocol_->get_buffer(-1);
+    if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
+    span_ = buf;
+    lender_ = buffered_protocol_;
+    into_span_ = true;
+    return true;
+  } catch (...) {
+    fatal_error(std::current_exception(), "Fatal error: protocol.get_buffer() call failed.");
+    return false;
+  }
+}
 
 // ---- the ready-queue side ----------------------------------------------------
 
@@ -198,6 +235,7 @@ void StreamTransport::process() {
 }
 
 void StreamTransport::deliver_data() noexcept {
+  if (into_span_) return deliver_span();
   if (!rlen_) return;
   // The buffer stays valid during the call: libuv writes to it only while
   // polling, never during a pass.
@@ -213,6 +251,28 @@ void StreamTransport::deliver_data() noexcept {
     read_full_ = false;
     update_reading();
   }
+}
+
+void StreamTransport::deliver_span() noexcept {
+  if (!rlen_) return;
+  const std::size_t n = std::exchange(rlen_, 0);
+  const std::span<char> span = std::exchange(span_, {});
+  into_span_ = false;
+  const std::shared_ptr<BaseProtocol> keep = std::move(old_lender_);
+  const bool own = std::exchange(lender_, nullptr) == buffered_protocol_;
+  try {
+    if (own)
+      buffered_protocol_->buffer_updated(n);
+    else
+      protocol().data_received(std::string_view(span.data(), n));
+  } catch (...) {
+    fatal_error(std::current_exception(), own ? "Fatal error: protocol.buffer_updated() call failed."
+                                              : "Fatal error: protocol.data_received() call failed.");
+    return;
+  }
+  read_full_ = false;
+  // The next buffer now, before libuv reads again.
+  if (lend_buffer()) update_reading();
 }
 
 void StreamTransport::deliver_reads() {
@@ -231,7 +291,9 @@ void StreamTransport::deliver_reads() {
       fatal_error(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
       return;
     }
-    if (!keep_open) close();
+    // A read pipe ends at EOF whatever the protocol says (≙
+    // _UnixReadPipeTransport._read_ready).
+    if (!keep_open || read_pipe_) close();
   } else if (events_ & ev_read_error) {
     events_ &= ~ev_read_error;
     fatal_error(make_os_error(read_status_), "Fatal read error on socket transport");
@@ -262,7 +324,8 @@ void StreamTransport::update_reading() noexcept {
     reading_ = false;
     return;
   }
-  const bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_ && !write_pipe_;
+  bool want = protocol_connected_ && !closing_ && !paused_ && !read_full_ && !read_done_ && !write_pipe_;
+  if (want && buffered_protocol_ && !into_span_ && !rlen_) want = lend_buffer();
   if (want && !reading_) {
     const int rc = uv_read_start(&h_.stream, &StreamTransport::on_alloc, &StreamTransport::on_read);
     reading_ = rc == 0;
@@ -281,6 +344,11 @@ void StreamTransport::update_reading() noexcept {
 
 void StreamTransport::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
   StreamTransport* t = from(h);
+  if (t->into_span_) {
+    buf->base = t->span_.data() + t->rlen_;
+    buf->len = t->span_.size() - t->rlen_;
+    return;
+  }
   if (!t->rbuf_) t->rbuf_ = static_cast<char*>(std::malloc(read_buffer_size));
   if (!t->rbuf_) {
     buf->base = nullptr;  // libuv reports UV_ENOBUFS
@@ -295,7 +363,7 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) no
   StreamTransport* t = from(reinterpret_cast<uv_handle_t*>(s));
   if (nread > 0) {
     t->rlen_ += static_cast<std::size_t>(nread);
-    if (read_buffer_size - t->rlen_ < min_read_space) {
+    if (t->into_span_ ? t->rlen_ == t->span_.size() : read_buffer_size - t->rlen_ < min_read_space) {
       t->read_full_ = true;
       t->update_reading();
     }
@@ -331,6 +399,13 @@ int StreamTransport::pending_socket_error() noexcept {
   return UV_EOF;
 }
 
+std::any StreamTransport::get_extra_info(std::string_view name, std::any default_value) const {
+  if (name != "pipe" || !(read_pipe_ || write_pipe_)) return TransportOf::get_extra_info(name, std::move(default_value));
+  uv_os_fd_t fd = -1;
+  if (!handle_closing()) uv_fileno(handle(), &fd);
+  return fd >= 0 ? std::any(int{fd}) : default_value;
+}
+
 void StreamTransport::pause_reading() {
   if (closing_ || paused_) return;
   paused_ = true;
@@ -350,7 +425,7 @@ void StreamTransport::resume_reading() {
 void StreamTransport::write(std::string_view data) {
   // The common case, kept short: nothing buffered, and the kernel takes all
   // of it at once, without a copy.
-  if (buffered_ == 0 && !eof_ && !conn_lost_ && data.size() - 1 < max_try_write) {
+  if (buffered_ == 0 && !eof_ && !conn_lost_ && !read_pipe_ && data.size() - 1 < max_try_write) {
     uv_buf_t buf;
     buf.base = const_cast<char*>(data.data());
     buf.len = data.size();
@@ -362,6 +437,7 @@ void StreamTransport::write(std::string_view data) {
 }
 
 void StreamTransport::writelines(std::span<const std::string_view> list) {
+  if (read_pipe_) throw RuntimeError("write() on the read end of a pipe");
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
   std::size_t total = 0;
   for (std::string_view s : list) total += s.size();

@@ -117,6 +117,25 @@ std::exception_ptr capture(F&& f) {
 
 }  // namespace asyncio_test
 
+/// ASSERT_* for coroutine bodies (ASSERT_* returns, which a coroutine
+/// cannot): these co_return instead.
+#define CO_ASSERT_TRUE(c) \
+  do {                    \
+    EXPECT_TRUE(c);       \
+    if (!(c)) co_return;  \
+  } while (0)
+#define CO_ASSERT_FALSE(c) CO_ASSERT_TRUE(!(c))
+#define CO_ASSERT_EQ(a, b)      \
+  do {                          \
+    EXPECT_EQ(a, b);            \
+    if (!((a) == (b))) co_return; \
+  } while (0)
+#define CO_ASSERT_GT(a, b)     \
+  do {                         \
+    EXPECT_GT(a, b);           \
+    if (!((a) > (b))) co_return; \
+  } while (0)
+
 /// EXPECT that the exception_ptr `eptr` holds an E whose message is exactly
 /// `msg`.
 #define EXPECT_EXC(eptr, E, msg)                                            \

@@ -20,23 +20,6 @@
 
 using namespace asyncio;
 
-// ASSERT_* returns, which a coroutine cannot: these co_return instead.
-#define CO_ASSERT_TRUE(c) \
-  do {                    \
-    EXPECT_TRUE(c);       \
-    if (!(c)) co_return;  \
-  } while (0)
-#define CO_ASSERT_FALSE(c) CO_ASSERT_TRUE(!(c))
-#define CO_ASSERT_EQ(a, b)      \
-  do {                          \
-    EXPECT_EQ(a, b);            \
-    if (!((a) == (b))) co_return; \
-  } while (0)
-#define CO_ASSERT_GT(a, b)     \
-  do {                         \
-    EXPECT_GT(a, b);           \
-    if (!((a) > (b))) co_return; \
-  } while (0)
 using asyncio_test::what;
 using net_test::run_net;
 

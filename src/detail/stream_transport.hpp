@@ -77,6 +77,9 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   void discard() noexcept;
 
   // Transport
+  /// Adds "pipe" (the descriptor, an int) for a pipe transport (≙ the pipe
+  /// object of _UnixReadPipeTransport / _UnixWritePipeTransport).
+  std::any get_extra_info(std::string_view name, std::any default_value) const override;
   bool is_reading() const override { return !paused_ && !closing_; }
   void pause_reading() override;
   void resume_reading() override;
@@ -120,6 +123,13 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   void deliver_reads();
   /// Hands the read buffer to data_received().
   void deliver_data() noexcept;
+  /// The bytes read into a lent buffer, to whoever is the protocol now.
+  void deliver_span() noexcept;
+  /// Records what kind of protocol is bound (after start / set_protocol).
+  void note_protocol() noexcept;
+  /// Asks a BufferedProtocol for the next buffer if reads are wanted and
+  /// none is lent. False when get_buffer() failed (the transport closes).
+  bool lend_buffer() noexcept;
   void update_reading() noexcept;
   void flush() noexcept;
   void shutdown() noexcept;
@@ -145,7 +155,13 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   Future<int> connect_done_;
 
   char* rbuf_ = nullptr;     // the reused read buffer, allocated on first read
-  std::size_t rlen_ = 0;     // bytes in it not yet delivered
+  std::size_t rlen_ = 0;     // bytes in it (or in span_) not yet delivered
+  // A BufferedProtocol's lent buffer (design-notes, "BufferedProtocol"):
+  // while into_span_, libuv reads into span_, which lender_ lent.
+  BufferedProtocol* buffered_protocol_ = nullptr;  // the protocol, when it is one
+  std::span<char> span_;
+  const BaseProtocol* lender_ = nullptr;
+  std::shared_ptr<BaseProtocol> old_lender_;  // kept alive after set_protocol()
   std::string inflight_;     // what the pending uv_write sends
   std::string pending_;      // written while that uv_write is in flight
 
@@ -154,6 +170,7 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   Kind kind_;
   bool reading_ = false;          // uv_read_start is in effect
   bool read_full_ = false;        // stopped: the read buffer is full
+  bool into_span_ = false;        // reads go into span_, not rbuf_
   bool read_done_ = false;        // EOF or error seen: libuv stopped reading
   bool paused_ = false;           // pause_reading()
   bool eof_ = false;              // write_eof() called
