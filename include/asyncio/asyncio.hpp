@@ -7,6 +7,7 @@
 #include <asyncio/base_events.hpp>
 #include <asyncio/contextlib.hpp>
 #include <asyncio/coroutine.hpp>
+#include <asyncio/datagrams.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/exceptions.hpp>
 #include <asyncio/executors.hpp>

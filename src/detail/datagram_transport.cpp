@@ -116,7 +116,7 @@ void DatagramTransportImpl::update_reading() noexcept {
     reading_ = false;
     return;
   }
-  const bool want = protocol_connected_ && !closing_ && !read_full_;
+  const bool want = protocol_connected_ && !closing_ && !read_full_ && !paused_;
   if (want && !reading_) {
     const int rc = uv_udp_recv_start(&h_, &on_alloc, &on_recv);
     reading_ = rc == 0;

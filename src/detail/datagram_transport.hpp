@@ -51,6 +51,17 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   /// Binds the protocol, calls connection_made() and starts receiving.
   void start(std::shared_ptr<DatagramProtocol> protocol);
 
+  /// Stops / restarts receiving (the awaitable endpoint's back-pressure:
+  /// while paused the kernel's socket buffer holds, then drops, what comes).
+  void pause_receiving() noexcept {
+    paused_ = true;
+    update_reading();
+  }
+  void resume_receiving() noexcept {
+    paused_ = false;
+    update_reading();
+  }
+
   // DatagramTransport
   void sendto(std::string_view data, const SocketAddress& addr) override;
   void sendto(std::string_view data) override;
@@ -105,6 +116,7 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   bool connected_ = false;  ///< the socket has a peer: send() without an address
   bool reading_ = false;
   bool read_full_ = false;
+  bool paused_ = false;  ///< pause_receiving()
 };
 
 }  // namespace asyncio::detail
