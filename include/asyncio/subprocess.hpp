@@ -11,6 +11,7 @@
 #include <asyncio/transports.hpp>
 
 #include <concepts>
+#include <functional>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -189,6 +190,54 @@ SpawnRequest spawn_request(std::string file, std::vector<std::string> args, cons
 Coroutine<Process> create_subprocess(SpawnRequest request);
 }  // namespace detail
 
+namespace detail {
+template <class A>
+concept ExecArgument = std::is_convertible_v<const A&, std::string_view>;
+template <class A>
+concept ExecArgumentOrOptions = ExecArgument<std::remove_cvref_t<A>> ||
+                                std::is_same_v<std::remove_cvref_t<A>, SubprocessOptions>;
+
+template <class A>
+void add_exec_argument(std::vector<std::string>& argv, const SubprocessOptions*& options, const A& a) {
+  if constexpr (std::is_same_v<A, SubprocessOptions>)
+    options = &a;
+  else
+    argv.emplace_back(std::string_view(a));
+}
+
+/// The request of `program args... [options]`, Python's `*args` shape;
+/// `defaults` when no options are given.
+template <class... A>
+SpawnRequest exec_request(const SubprocessOptions& defaults, std::string_view program, const A&... args) {
+  constexpr std::size_t option_count = (std::size_t{std::is_same_v<A, SubprocessOptions>} + ... + 0);
+  if constexpr (sizeof...(A) > 0)
+    static_assert(option_count == 0 ||
+                      (option_count == 1 && std::is_same_v<std::tuple_element_t<sizeof...(A) - 1, std::tuple<A...>>,
+                                                           SubprocessOptions>),
+                  "the SubprocessOptions come last, once");
+  std::vector<std::string> argv{std::string(program)};
+  argv.reserve(sizeof...(A) + 1);
+  const SubprocessOptions* options = &defaults;
+  (detail::add_exec_argument(argv, options, args), ...);
+  return spawn_request(std::string(program), std::move(argv), *options);
+}
+
+/// `program` with the list `args`.
+inline SpawnRequest list_request(std::string_view program, StringList args, const SubprocessOptions& options) {
+  std::vector<std::string> argv = args.to_vector();
+  argv.insert(argv.begin(), std::string(program));
+  return spawn_request(std::string(program), std::move(argv), options);
+}
+
+/// `cmd` through /bin/sh -c.
+inline SpawnRequest shell_request(std::string_view cmd, const SubprocessOptions& options) {
+  std::vector<std::string> argv{"/bin/sh", "-c", std::string(cmd)};
+  return spawn_request("/bin/sh", std::move(argv), options);
+}
+
+inline const SubprocessOptions no_options{};
+}  // namespace detail
+
 /// Starts `program` with `args` (≙ asyncio.create_subprocess_exec):
 /// `auto proc = co_await create_subprocess_exec("sort", args, {.stdin_ =
 /// PIPE, .stdout_ = PIPE});`. The program is looked up in PATH (the
@@ -204,26 +253,8 @@ Coroutine<Process> create_subprocess(SpawnRequest request);
 /// CancelledError propagates.
 inline Coroutine<Process> create_subprocess_exec(std::string_view program, StringList args = {},
                                                  const SubprocessOptions& options = {}) {
-  std::vector<std::string> argv = args.to_vector();
-  argv.insert(argv.begin(), std::string(program));
-  return detail::create_subprocess(detail::spawn_request(std::string(program), std::move(argv), options));
+  return detail::create_subprocess(detail::list_request(program, args, options));
 }
-
-namespace detail {
-template <class A>
-concept ExecArgument = std::is_convertible_v<const A&, std::string_view>;
-template <class A>
-concept ExecArgumentOrOptions = ExecArgument<std::remove_cvref_t<A>> ||
-                                std::is_same_v<std::remove_cvref_t<A>, SubprocessOptions>;
-
-template <class A>
-void add_exec_argument(std::vector<std::string>& argv, const SubprocessOptions*& options, const A& a) {
-  if constexpr (std::is_same_v<A, SubprocessOptions>)
-    options = &a;
-  else
-    argv.emplace_back(std::string_view(a));
-}
-}  // namespace detail
 
 /// Python's call shape, `create_subprocess_exec("ls", "-l", dir,
 /// SubprocessOptions{.stdout_ = PIPE})`: the arguments as a list of
@@ -233,25 +264,69 @@ void add_exec_argument(std::vector<std::string>& argv, const SubprocessOptions*&
 template <class... A>
   requires(sizeof...(A) > 0 && (detail::ExecArgumentOrOptions<A> && ...))
 Coroutine<Process> create_subprocess_exec(std::string_view program, const A&... args) {
-  constexpr std::size_t option_count = (std::size_t{std::is_same_v<A, SubprocessOptions>} + ...);
-  static_assert(option_count == 0 ||
-                    (option_count == 1 && std::is_same_v<std::tuple_element_t<sizeof...(A) - 1, std::tuple<A...>>,
-                                                         SubprocessOptions>),
-                "the SubprocessOptions come last, once");
-  std::vector<std::string> argv{std::string(program)};
-  argv.reserve(sizeof...(A) + 1);
-  static const SubprocessOptions defaults{};
-  const SubprocessOptions* options = &defaults;
-  (detail::add_exec_argument(argv, options, args), ...);
-  return detail::create_subprocess(detail::spawn_request(std::string(program), std::move(argv), *options));
+  return detail::create_subprocess(detail::exec_request(detail::no_options, program, args...));
 }
 
 /// Runs `cmd` with /bin/sh -c (≙ asyncio.create_subprocess_shell). A
 /// command that does not exist is the shell's failure: the process starts
 /// and exits with 127. Otherwise as create_subprocess_exec().
 inline Coroutine<Process> create_subprocess_shell(std::string_view cmd, const SubprocessOptions& options = {}) {
-  std::vector<std::string> argv{"/bin/sh", "-c", std::string(cmd)};
-  return detail::create_subprocess(detail::spawn_request("/bin/sh", std::move(argv), options));
+  return detail::create_subprocess(detail::shell_request(cmd, options));
+}
+
+// ---- the protocol level (≙ loop.subprocess_exec / loop.subprocess_shell) -----
+
+/// What subprocess_exec() / subprocess_shell() take when no options are
+/// given: every stream a pipe, CPython's defaults there. (Options given are
+/// taken as they are: a stream left out is inherited.)
+inline const SubprocessOptions subprocess_pipes{.stdin_ = PIPE, .stdout_ = PIPE, .stderr_ = PIPE};
+
+namespace detail {
+using SubprocessResult = std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<SubprocessProtocol>>;
+using SubprocessProtocolFactory = std::function<std::shared_ptr<SubprocessProtocol>()>;
+Coroutine<SubprocessResult> subprocess(EventLoop& loop, SubprocessProtocolFactory factory, SpawnRequest request);
+template <class F>
+using subprocess_protocol_t = typename std::invoke_result_t<F&>::element_type;
+}  // namespace detail
+
+/// Starts `program` with the list `args` and `factory()` as its protocol
+/// (≙ loop.subprocess_exec): returns `(transport, protocol)` once the pipes
+/// are connected and connection_made() has run. Spawn errors as
+/// create_subprocess_exec()'s. `limit` does not apply (no stream readers).
+/// A factory capturing something with a destructor is named first (GCC
+/// 12, see create_connection()).
+template <class F, class P = detail::subprocess_protocol_t<F>>
+  requires std::is_base_of_v<SubprocessProtocol, P>
+Coroutine<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<P>>> subprocess_exec(
+    EventLoop& loop, F&& factory, std::string_view program, StringList args = {},
+    const SubprocessOptions& options = subprocess_pipes) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(detail::subprocess(loop, detail::SubprocessProtocolFactory(std::forward<F>(factory)),
+                                                     detail::list_request(program, args, options)));
+}
+
+/// Python's call shape: `subprocess_exec(loop, factory, "ls", "-l", dir,
+/// SubprocessOptions{...})`, the options (if any) last.
+template <class F, class... A>
+  requires(sizeof...(A) > 0 && std::is_base_of_v<SubprocessProtocol, detail::subprocess_protocol_t<F>> &&
+           (detail::ExecArgumentOrOptions<A> && ...))
+Coroutine<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<detail::subprocess_protocol_t<F>>>>
+subprocess_exec(EventLoop& loop, F&& factory, std::string_view program, const A&... args) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<detail::subprocess_protocol_t<F>>(
+      detail::subprocess(loop, detail::SubprocessProtocolFactory(std::forward<F>(factory)),
+                         detail::exec_request(subprocess_pipes, program, args...)));
+}
+
+/// Runs `cmd` with /bin/sh -c and `factory()` as its protocol (≙
+/// loop.subprocess_shell). Otherwise as subprocess_exec().
+template <class F, class P = detail::subprocess_protocol_t<F>>
+  requires std::is_base_of_v<SubprocessProtocol, P>
+Coroutine<std::pair<std::shared_ptr<SubprocessTransport>, std::shared_ptr<P>>> subprocess_shell(
+    EventLoop& loop, F&& factory, std::string_view cmd, const SubprocessOptions& options = subprocess_pipes) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::cast_protocol<P>(detail::subprocess(loop, detail::SubprocessProtocolFactory(std::forward<F>(factory)),
+                                                     detail::shell_request(cmd, options)));
 }
 
 /// Python spells these `asyncio.subprocess.PIPE`, `asyncio.subprocess.Process`.

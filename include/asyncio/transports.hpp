@@ -145,6 +145,35 @@ class DatagramTransport : public BaseTransport, public std::enable_shared_from_t
   virtual std::shared_ptr<DatagramProtocol> get_protocol() const = 0;
 };
 
+/// The transport of a child process (≙ asyncio.SubprocessTransport), made
+/// by subprocess_exec() / subprocess_shell(). Owned by std::shared_ptr;
+/// it keeps itself alive while the child runs or a pipe is open.
+class SubprocessTransport : public BaseTransport, public std::enable_shared_from_this<SubprocessTransport> {
+ public:
+  /// The child's process id.
+  virtual int get_pid() const = 0;
+  /// Empty while the child runs (≙ None); its exit status once the loop has
+  /// seen it exit, minus the signal number that killed it.
+  virtual std::optional<int> get_returncode() const = 0;
+  /// The transport of the child's stdin (0), stdout (1) or stderr (2) pipe;
+  /// null if that stream is not a pipe.
+  virtual std::shared_ptr<Transport> get_pipe_transport(int fd) const = 0;
+  /// Sends `sig` to the child. std::system_error(std::errc::no_such_process)
+  /// (≙ ProcessLookupError) once its exit has been collected.
+  virtual void send_signal(int sig) = 0;
+  /// send_signal(SIGTERM).
+  virtual void terminate() = 0;
+  /// send_signal(SIGKILL).
+  virtual void kill() = 0;
+  /// Replaces the protocol that receives the callbacks.
+  virtual void set_protocol(std::shared_ptr<SubprocessProtocol> protocol) = 0;
+  /// The protocol; null once connection_lost() has been called.
+  virtual std::shared_ptr<SubprocessProtocol> get_protocol() const = 0;
+  /// Closes the pipes and, if the child is still running, kills it
+  /// (SIGKILL), as CPython's close() does.
+  void close() override = 0;
+};
+
 }  // namespace asyncio
 
 #endif  // ASYNCIO_TRANSPORTS_HPP
