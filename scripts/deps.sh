@@ -3,6 +3,8 @@
 #
 #   scripts/deps.sh            cmake, ninja-build, g++, libuv1-dev, libgtest-dev, pkg-config
 #   scripts/deps.sh --clang    ... plus clang-19 and libclang-rt-19-dev (ASan/UBSan runtime)
+#   scripts/deps.sh --bench    ... plus the peers of benchmarks/peers/udp_echo.sh: cargo and
+#                              Debian's tokio crates (built offline), python3-uvloop, valgrind
 #
 # Debian/Ubuntu: as root, installs what is missing with apt-get; otherwise prints
 # the apt-get line to run and exits 1 when something is missing.
@@ -12,7 +14,8 @@ packages=(cmake ninja-build g++ libuv1-dev libgtest-dev pkg-config)
 for arg in "$@"; do
   case "$arg" in
     --clang) packages+=(clang-19 libclang-rt-19-dev) ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --bench) packages+=(cargo librust-tokio-dev librust-tokio-macros-dev python3-uvloop valgrind) ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "deps.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -80,6 +81,7 @@ asyncio::Coroutine<std::exception_ptr> raises(A a) {
 
 /// The message of the exception in `e` (what()).
 inline std::string what(const std::exception_ptr& e) {
+  if (!e) return "<nothing thrown>";
   try {
     std::rethrow_exception(e);
   } catch (const asyncio::BaseException& b) {
@@ -113,6 +115,17 @@ std::exception_ptr capture(F&& f) {
     return std::current_exception();
   }
   return nullptr;
+}
+
+/// True if `e` holds a std::system_error of `code`.
+inline bool has_errc(const std::exception_ptr& e, std::errc code) {
+  try {
+    if (e) std::rethrow_exception(e);
+  } catch (const std::system_error& x) {
+    return x.code() == code;
+  } catch (...) {
+  }
+  return false;
 }
 
 }  // namespace asyncio_test

@@ -111,16 +111,7 @@ inline std::string trim(std::string s) {
   return s.substr(i);
 }
 
-/// The std::errc in `e` if it holds a std::system_error, else a default.
-inline bool has_errc(const std::exception_ptr& e, std::errc code) {
-  try {
-    if (e) std::rethrow_exception(e);
-  } catch (const std::system_error& x) {
-    return x.code() == code;
-  } catch (...) {
-  }
-  return false;
-}
+using asyncio_test::has_errc;
 
 /// A directory made with mkdtemp, removed with its contents at the end.
 struct TempDir {

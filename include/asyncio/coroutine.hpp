@@ -193,8 +193,11 @@ class CoroutineAwaiter {
     if (h == running_handle<Promise<T>>()) throw_coroutine_running();
     throw_reused_coroutine();
   }
+  // Always inlined: the cost of every `co_await coroutine` must not
+  // depend on how large the caller's unit is (GCC's unit-growth limits
+  // moved await_chain by 17 instructions when headers were added).
   template <class P>
-  bool await_suspend(std::coroutine_handle<P> parent) noexcept {
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<P> parent) noexcept {
     auto& p = h_.promise();
     // The parent's depth bounds the native nesting (a frame resumed by the
     // trampoline or a task step is shallower than its depth says: safe).

@@ -96,9 +96,10 @@ class DatagramProtocol : public BaseProtocol {
   /// The endpoint is ready. `transport` stays valid at least until
   /// connection_lost() has returned; `transport.shared_from_this()` keeps it.
   virtual void connection_made(DatagramTransport& transport) { (void)transport; }
-  /// One datagram arrived from `addr`. `data` is valid only during the
-  /// call. Datagrams are delivered whole, one call each, in the order the
-  /// socket received them.
+  /// One datagram arrived from `addr`. `data` and `addr` are valid only
+  /// during the call (copy what must outlive it); giving `addr` back to
+  /// sendto() there is the fastest reply. Datagrams are delivered whole,
+  /// one call each, in the order the socket received them.
   virtual void datagram_received(std::string_view data, const SocketAddress& addr) {
     (void)data;
     (void)addr;

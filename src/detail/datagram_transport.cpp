@@ -116,7 +116,7 @@ void DatagramTransportImpl::update_reading() noexcept {
     reading_ = false;
     return;
   }
-  const bool want = protocol_connected_ && !closing_ && !read_full_ && !paused_;
+  const bool want = protocol_connected_ && !closing_ && !paused_;
   if (want && !reading_) {
     const int rc = uv_udp_recv_start(&h_, &on_alloc, &on_recv);
     reading_ = rc == 0;
@@ -132,8 +132,13 @@ void DatagramTransportImpl::update_reading() noexcept {
 void DatagramTransportImpl::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
   DatagramTransportImpl* t = from(h);
   if (!t->arena_) t->arena_ = static_cast<char*>(std::malloc(arena_size));
-  buf->base = t->arena_ ? t->arena_ + t->tail_ : nullptr;  // none: libuv reports UV_ENOBUFS
-  buf->len = t->arena_ ? arena_size - t->tail_ : 0;
+  // Less than a slot free: no buffer, and libuv ends this read with
+  // UV_ENOBUFS without stopping the handle; the datagrams held are
+  // delivered in this pass, and the next poll reads on. (Stopping and
+  // restarting the handle instead cost two epoll_ctl calls per batch.)
+  const bool room = t->arena_ && arena_size - t->tail_ >= slot_size;
+  buf->base = room ? t->arena_ + t->tail_ : nullptr;
+  buf->len = room ? arena_size - t->tail_ : 0;
 }
 
 void DatagramTransportImpl::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
@@ -142,6 +147,8 @@ void DatagramTransportImpl::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* 
   // nread 0 without a sender: nothing more to read now (or the end of a
   // recvmmsg batch). 0 with a sender is an empty datagram.
   if (nread == 0 && !addr) return;
+  // The arena is full (on_alloc): not an error, the read waits a pass.
+  if (nread == UV_ENOBUFS && t->arena_) return;
   try {
     Record& r = t->records_.emplace_back();
     if (nread < 0) {
@@ -161,10 +168,6 @@ void DatagramTransportImpl::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* 
   } catch (...) {
     // Out of memory for the record: the datagram is dropped, as the
     // kernel drops what does not fit.
-  }
-  if (arena_size - t->tail_ < slot_size) {
-    t->read_full_ = true;
-    t->update_reading();
   }
   t->post(ev_received);
 }
@@ -208,25 +211,50 @@ void DatagramTransportImpl::deliver() noexcept {
   }
   records_.clear();
   tail_ = 0;
-  if (read_full_) {
-    read_full_ = false;
-    update_reading();
-  }
 }
 
-const SocketAddress& DatagramTransportImpl::address_of(const Record& r) noexcept {
-  // Most datagrams come from the sender of the one before: converted once.
-  if (r.addrlen != last_addrlen_ || std::memcmp(&r.addr, &last_addr_, r.addrlen) != 0) {
-    try {
-      last_address_ = to_socket_address(reinterpret_cast<const sockaddr*>(&r.addr), r.addrlen);
-      std::memcpy(&last_addr_, &r.addr, r.addrlen);
-      last_addrlen_ = r.addrlen;
-    } catch (...) {
-      last_addrlen_ = 0;
-      last_address_ = SocketAddress{};
-    }
+namespace {
+
+/// The slot of `addr` among `slots` (a power of two): a multiplicative
+/// hash of its first 16 bytes (an IPv4 sockaddr whole; an IPv6 one's
+/// family, port and start of address; a Unix path's start).
+std::size_t sender_slot(const sockaddr_storage& addr, std::size_t slots) noexcept {
+  std::uint64_t w[2];
+  std::memcpy(w, &addr, sizeof w);
+  const std::uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15u)) * 0xD6E8FEB86659FD93u;
+  return static_cast<std::size_t>(h >> 32) & (slots - 1);
+}
+
+/// memcmp(a, b, len) == 0, with the IPv4 case (16 bytes) inline.
+bool same_sockaddr(const sockaddr_storage& a, const sockaddr_storage& b, socklen_t len) noexcept {
+  if (len == sizeof(sockaddr_in)) {
+    std::uint64_t x[2], y[2];
+    std::memcpy(x, &a, sizeof x);
+    std::memcpy(y, &b, sizeof y);
+    return x[0] == y[0] && x[1] == y[1];
   }
-  return last_address_;
+  return std::memcmp(&a, &b, len) == 0;
+}
+
+}  // namespace
+
+const SocketAddress& DatagramTransportImpl::address_of(const Record& r) noexcept {
+  static const SocketAddress none;
+  try {
+    if (!senders_) senders_ = std::make_unique<Sender[]>(sender_slots);
+    Sender& s = senders_[sender_slot(r.addr, sender_slots)];
+    if (s.len != r.addrlen || !same_sockaddr(s.addr, r.addr, r.addrlen)) {
+      s.len = 0;  // while converting: a throw leaves the slot empty
+      s.address = to_socket_address(reinterpret_cast<const sockaddr*>(&r.addr), r.addrlen);
+      std::memcpy(&s.addr, &r.addr, r.addrlen);
+      s.len = r.addrlen;
+    }
+    last_sender_ = &s;
+    return s.address;
+  } catch (...) {
+    last_sender_ = nullptr;
+    return none;
+  }
 }
 
 void DatagramTransportImpl::error_received(int status) noexcept {
@@ -248,6 +276,11 @@ void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& a
     return sendto(data);
   }
   if (connected_) return send_to(data, nullptr, 0);
+  // The sender of the datagram being delivered, as an echo answers it: its
+  // sockaddr is at hand (IP only: a Unix address is sent with its exact
+  // length, which the record does not keep).
+  if (const Sender* last = last_sender_; last && family_ != AF_UNIX && (&addr == &last->address || addr == last->address))
+    return send_to(data, reinterpret_cast<const sockaddr*>(&last->addr), last->len);
   sockaddr_storage ss;
   socklen_t len = 0;
   if (family_ == AF_UNIX) {

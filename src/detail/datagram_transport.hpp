@@ -25,8 +25,8 @@ namespace asyncio::detail {
 /// Receiving: libuv reads (with recvmmsg batches on IP sockets) straight
 /// into one reused arena; each datagram or receive error is recorded in
 /// order, and run() hands them to the protocol during the next pass
-/// (datagram_received / error_received). Reading stops while the arena is
-/// full, until the protocol has been given what it holds.
+/// (datagram_received / error_received). A full arena ends the read until
+/// the protocol has been given what it holds.
 ///
 /// Sending: sendto() tries the kernel at once (one system call, no copy);
 /// what it refuses with EAGAIN is copied and queued to libuv, which sends
@@ -110,12 +110,18 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   std::vector<Record> records_;
   std::vector<int> send_errors_;
   std::size_t queued_sends_ = 0;  ///< handed to uv_udp_send, not completed
-  sockaddr_storage last_addr_{};  ///< the sender last converted, and its SocketAddress
-  socklen_t last_addrlen_ = 0;
-  SocketAddress last_address_;
+  /// Senders converted to SocketAddress, by a hash of their sockaddr: a
+  /// server's clients are converted once, not once per datagram.
+  struct Sender {
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    SocketAddress address;
+  };
+  static constexpr std::size_t sender_slots = 32;
+  std::unique_ptr<Sender[]> senders_;  ///< allocated with the first datagram
+  const Sender* last_sender_ = nullptr;  ///< the sender of the datagram being delivered
   bool connected_ = false;  ///< the socket has a peer: send() without an address
   bool reading_ = false;
-  bool read_full_ = false;
   bool paused_ = false;  ///< pause_receiving()
 };
 
