@@ -254,3 +254,26 @@ TEST(DatagramStream, UnixDatagramEndpoints) {
     ::unlink(client_path.c_str());
   });
 }
+
+TEST(DatagramStream, RepliesReachTheirSendersAmongMany) {
+  // 150 clients (more than the endpoint's sender cache holds, so slots are
+  // shared and replaced): each reply goes to the client that sent it.
+  run_net([](auto&) -> Coroutine<> {
+    DatagramStream server = co_await open_datagram_endpoint({.local_addr = {"127.0.0.1", 0}});
+    Task<> echoing = create_task(echo(server));
+    const int port = sockname(server).port;
+    std::vector<DatagramStream> clients;
+    for (int i = 0; i < 150; ++i) clients.push_back(co_await open_datagram_endpoint({.local_addr = {"127.0.0.1", 0}}));
+    const SocketAddress to{AF_INET, "127.0.0.1", port};
+    for (int round = 0; round < 3; ++round) {
+      for (std::size_t i = 0; i < clients.size(); ++i) co_await clients[i].sendto(std::to_string(i), to);
+      for (std::size_t i = 0; i < clients.size(); ++i) {
+        Datagram d = co_await clients[i].recvfrom();
+        CO_ASSERT_EQ(d.first, std::to_string(i));
+      }
+    }
+    for (DatagramStream& c : clients) c.close();
+    server.close();
+    co_await echoing;
+  });
+}

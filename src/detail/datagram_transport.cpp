@@ -80,7 +80,9 @@ int DatagramTransportImpl::open(int fd) noexcept {
   int rc = uv_udp_init_ex(uv_loop_of(*core()->owner), &h_, ip ? UV_UDP_RECVMMSG : 0);
   if (rc < 0) return rc;
   bind_handle(reinterpret_cast<uv_handle_t*>(&h_));
-  return uv_udp_open(&h_, fd);
+  rc = uv_udp_open(&h_, fd);
+  if (rc == 0) fd_ = fd;
+  return rc;
 }
 
 DatagramTransportImpl* DatagramTransportImpl::from(uv_handle_t* h) noexcept {
@@ -225,6 +227,13 @@ std::size_t sender_slot(const sockaddr_storage& addr, std::size_t slots) noexcep
   return static_cast<std::size_t>(h >> 32) & (slots - 1);
 }
 
+/// The slot of `addr` among `slots` (a power of two), by its text and port.
+std::size_t address_slot(const SocketAddress& addr, std::size_t slots) noexcept {
+  std::uint64_t h = 1469598103934665603u ^ static_cast<std::uint64_t>(addr.port);
+  for (char c : addr.host) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211u;
+  return static_cast<std::size_t>(h >> 32) & (slots - 1);
+}
+
 /// memcmp(a, b, len) == 0, with the IPv4 case (16 bytes) inline.
 bool same_sockaddr(const sockaddr_storage& a, const sockaddr_storage& b, socklen_t len) noexcept {
   if (len == sizeof(sockaddr_in)) {
@@ -241,13 +250,18 @@ bool same_sockaddr(const sockaddr_storage& a, const sockaddr_storage& b, socklen
 const SocketAddress& DatagramTransportImpl::address_of(const Record& r) noexcept {
   static const SocketAddress none;
   try {
-    if (!senders_) senders_ = std::make_unique<Sender[]>(sender_slots);
-    Sender& s = senders_[sender_slot(r.addr, sender_slots)];
+    if (!senders_) {
+      senders_ = std::make_unique<Sender[]>(sender_slots);
+      by_address_ = std::make_unique<const Sender*[]>(sender_slots);
+    }
+    const bool ip = r.addrlen <= sizeof(sockaddr_in6);
+    Sender& s = ip ? senders_[sender_slot(r.addr, sender_slots)] : unix_sender_;
     if (s.len != r.addrlen || !same_sockaddr(s.addr, r.addr, r.addrlen)) {
       s.len = 0;  // while converting: a throw leaves the slot empty
       s.address = to_socket_address(reinterpret_cast<const sockaddr*>(&r.addr), r.addrlen);
       std::memcpy(&s.addr, &r.addr, r.addrlen);
       s.len = r.addrlen;
+      if (ip) by_address_[address_slot(s.address, sender_slots)] = &s;
     }
     last_sender_ = &s;
     return s.address;
@@ -255,6 +269,13 @@ const SocketAddress& DatagramTransportImpl::address_of(const Record& r) noexcept
     last_sender_ = nullptr;
     return none;
   }
+}
+
+const DatagramTransportImpl::Sender* DatagramTransportImpl::find_sender(const SocketAddress& addr) const noexcept {
+  if (const Sender* last = last_sender_; last && (&addr == &last->address || addr == last->address)) return last;
+  if (!by_address_) return nullptr;
+  const Sender* s = by_address_[address_slot(addr, sender_slots)];
+  return s && s->len && s->address == addr ? s : nullptr;
 }
 
 void DatagramTransportImpl::error_received(int status) noexcept {
@@ -276,11 +297,12 @@ void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& a
     return sendto(data);
   }
   if (connected_) return send_to(data, nullptr, 0);
-  // The sender of the datagram being delivered, as an echo answers it: its
+  // A sender the endpoint has heard from, as an echo answers it: its
   // sockaddr is at hand (IP only: a Unix address is sent with its exact
   // length, which the record does not keep).
-  if (const Sender* last = last_sender_; last && family_ != AF_UNIX && (&addr == &last->address || addr == last->address))
-    return send_to(data, reinterpret_cast<const sockaddr*>(&last->addr), last->len);
+  if (family_ != AF_UNIX) {
+    if (const Sender* known = find_sender(addr)) return send_to(data, reinterpret_cast<const sockaddr*>(&known->addr), known->len);
+  }
   sockaddr_storage ss;
   socklen_t len = 0;
   if (family_ == AF_UNIX) {
@@ -308,18 +330,17 @@ void DatagramTransportImpl::sendto(std::string_view data) {
 }
 
 void DatagramTransportImpl::send_to(std::string_view data, const sockaddr* addr, socklen_t len) {
-  if (conn_lost_) {
+  if (conn_lost_ || handle_closing()) {
     // ≙ CPython: dropped once the endpoint is lost (it logs a warning
-    // after a few).
+    // after a few). A handle the loop closed has no descriptor any more:
+    // fd_ may be another file's by now.
     ++conn_lost_;
     return;
   }
   if (queued_sends_ == 0) {
-    uv_os_fd_t fd = -1;
-    uv_fileno(handle(), &fd);
     ssize_t n;
     do {
-      n = addr ? ::sendto(fd, data.data(), data.size(), 0, addr, len) : ::send(fd, data.data(), data.size(), 0);
+      n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) return;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return error_received(-errno);

@@ -74,6 +74,7 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   /// One received datagram (len >= 0, at `offset` in the arena) or receive
   /// error (`error` < 0).
   struct Record {
+    Record() noexcept {}  // not zeroed: on_recv sets what is read
     std::size_t offset;
     std::size_t len;
     int error;
@@ -111,15 +112,23 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   std::vector<int> send_errors_;
   std::size_t queued_sends_ = 0;  ///< handed to uv_udp_send, not completed
   /// Senders converted to SocketAddress, by a hash of their sockaddr: a
-  /// server's clients are converted once, not once per datagram.
+  /// server's clients are converted once, not once per datagram (IP
+  /// senders; a Unix one is converted into unix_sender_ each time).
   struct Sender {
     sockaddr_storage addr;
     socklen_t len = 0;
     SocketAddress address;
   };
-  static constexpr std::size_t sender_slots = 32;
+  static constexpr std::size_t sender_slots = 128;
   std::unique_ptr<Sender[]> senders_;  ///< allocated with the first datagram
+  /// The same senders by a hash of their SocketAddress, for sendto() to
+  /// find a sockaddr without parsing the text.
+  std::unique_ptr<const Sender*[]> by_address_;
+  Sender unix_sender_;
+  /// The sender cached for `addr`, null if none.
+  const Sender* find_sender(const SocketAddress& addr) const noexcept;
   const Sender* last_sender_ = nullptr;  ///< the sender of the datagram being delivered
+  int fd_ = -1;             ///< the socket, once opened
   bool connected_ = false;  ///< the socket has a peer: send() without an address
   bool reading_ = false;
   bool paused_ = false;  ///< pause_receiving()
