@@ -157,12 +157,13 @@ void StreamTransport::set_protocol(std::shared_ptr<Protocol> protocol) {
   // Bytes already read into the old protocol's buffer go to the new one
   // (deliver_span), so the lender stays alive until then; a buffer lent
   // but still empty is simply given back (libuv writes only while polling).
+  // Only the first switch of a pass records the lender: a second one must
+  // not let it go while its buffer still holds the bytes.
   if (into_span_ && rlen_) {
-    old_lender_ = protocol_;
+    if (!old_lender_) old_lender_ = protocol_;
   } else if (into_span_) {
     into_span_ = false;
     span_ = {};
-    lender_ = nullptr;
   }
   bind_protocol(std::move(protocol));
   note_protocol();
@@ -180,7 +181,6 @@ bool StreamTransport::lend_buffer() noexcept {
     std::span<char> buf = buffered_protocol_->get_buffer(-1);
     if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
     span_ = buf;
-    lender_ = buffered_protocol_;
     into_span_ = true;
     return true;
   } catch (...) {
@@ -258,8 +258,9 @@ void StreamTransport::deliver_span() noexcept {
   const std::size_t n = std::exchange(rlen_, 0);
   const std::span<char> span = std::exchange(span_, {});
   into_span_ = false;
-  const std::shared_ptr<BaseProtocol> keep = std::move(old_lender_);
-  const bool own = std::exchange(lender_, nullptr) == buffered_protocol_;
+  // The lender is the bound protocol unless set_protocol() changed it.
+  const std::shared_ptr<BaseProtocol> lender = std::move(old_lender_);
+  const bool own = !lender || lender == protocol_;
   try {
     if (own)
       buffered_protocol_->buffer_updated(n);

@@ -157,11 +157,11 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   char* rbuf_ = nullptr;     // the reused read buffer, allocated on first read
   std::size_t rlen_ = 0;     // bytes in it (or in span_) not yet delivered
   // A BufferedProtocol's lent buffer (design-notes, "BufferedProtocol"):
-  // while into_span_, libuv reads into span_, which lender_ lent.
+  // while into_span_, libuv reads into span_, lent by the bound protocol,
+  // or by old_lender_ once set_protocol() replaced it with bytes pending.
   BufferedProtocol* buffered_protocol_ = nullptr;  // the protocol, when it is one
   std::span<char> span_;
-  const BaseProtocol* lender_ = nullptr;
-  std::shared_ptr<BaseProtocol> old_lender_;  // kept alive after set_protocol()
+  std::shared_ptr<BaseProtocol> old_lender_;
   std::string inflight_;     // what the pending uv_write sends
   std::string pending_;      // written while that uv_write is in flight
 
