@@ -190,12 +190,17 @@ for run in $(seq "$RUNS"); do
     done
 done
 
-# median requests/s per server over the runs
+# per server, the median of each column over the runs (each column on its
+# own: the run with the median rate need not have the median CPU time)
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 if [ -s "$SUMMARY" ]; then
     echo "# median over $RUNS run(s): server rtt_per_s user_ns/dgram sys_ns/dgram lost"
     for s in "${NAMES[@]}"; do
-        grep "^$s RESULT" "$SUMMARY" | sed 's/[a-z_]*=//g' | awk '{print $4, $5, $6, $7}' \
-            | sort -n | awk -v s="$s" '{a[NR]=$0} END {if (NR) print "MEDIAN", s, a[int((NR+1)/2)]}'
+        rows="$(grep "^$s RESULT" "$SUMMARY" | sed 's/[a-z_]*=//g' | awk '{print $4, $5, $6, $7}')"
+        [ -n "$rows" ] || continue
+        cols=()
+        for c in 1 2 3 4; do cols+=("$(awk -v c="$c" '{print $c}' <<< "$rows" | median)"); done
+        echo "MEDIAN $s ${cols[*]}"
     done
 fi
 exit $status

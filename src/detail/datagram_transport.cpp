@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -22,11 +23,14 @@ namespace asyncio::detail {
 namespace {
 
 // Received datagrams wait here for the next pass. libuv's recvmmsg gives
-// each datagram a 64 KiB slot, so the arena holds a batch of at least four
-// (CPython's max_size is 256 KiB too); reading stops while less than one
-// slot is free.
-constexpr std::size_t arena_size = 256 * 1024;
+// each datagram of a batch a 64 KiB slot, and takes at most 20 at once:
+// the arena holds that many (a malloc this large is mapped, and only the
+// pages datagrams land on become resident); reading stops while less than
+// one slot is free.
 constexpr std::size_t slot_size = 64 * 1024;
+constexpr std::size_t max_batch = 20;
+constexpr std::size_t min_batch = 2;
+constexpr std::size_t arena_size = max_batch * slot_size;
 // ≙ the 8 bytes of header CPython counts per buffered datagram.
 constexpr std::size_t header_size = 8;
 
@@ -78,6 +82,7 @@ int DatagramTransportImpl::open(int fd) noexcept {
   // address in a sockaddr_in6, too small for a Unix one.
   const bool ip = family_ == AF_INET || family_ == AF_INET6;
   int rc = uv_udp_init_ex(uv_loop_of(*core()->owner), &h_, ip ? UV_UDP_RECVMMSG : 0);
+  batch_ = ip ? min_batch : 0;
   if (rc < 0) return rc;
   bind_handle(reinterpret_cast<uv_handle_t*>(&h_));
   rc = uv_udp_open(&h_, fd);
@@ -138,40 +143,93 @@ void DatagramTransportImpl::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf)
   // UV_ENOBUFS without stopping the handle; the datagrams held are
   // delivered in this pass, and the next poll reads on. (Stopping and
   // restarting the handle instead cost two epoll_ctl calls per batch.)
-  const bool room = t->arena_ && arena_size - t->tail_ >= slot_size;
-  buf->base = room ? t->arena_ + t->tail_ : nullptr;
-  buf->len = room ? arena_size - t->tail_ : 0;
+  std::size_t len = t->arena_ ? arena_size - t->tail_ : 0;
+  if (len < slot_size) len = 0;
+  if (t->batch_) {
+    // The last batch came short: the kernel had no more then, so this
+    // read ends without another recvmmsg (the same UV_ENOBUFS); what comes
+    // later makes the socket readable again (libuv polls level-triggered).
+    if (t->drained_) len = 0;
+    t->drained_ = false;
+    t->offered_ = std::min(len / slot_size, t->next_batch());
+    len = t->offered_ * slot_size;
+  }
+  buf->base = len ? t->arena_ + t->tail_ : nullptr;
+  buf->len = len;
+}
+
+std::size_t DatagramTransportImpl::next_batch() noexcept {
+  // libuv prepares every slot it is given before each recvmmsg, the last
+  // one of a read (EAGAIN) too: a batch as large as the arena costs a
+  // quiet endpoint more than the datagram. So the batch follows the
+  // traffic: twice as large after one that came full, half after one at
+  // most half full (not after the empty read that ends a wake-up). Never
+  // below two: a lone datagram then comes as a short batch, which ends the
+  // read without the empty recvmmsg.
+  if (offered_ && received_ >= offered_)
+    batch_ = std::min<std::size_t>(batch_ * 2, max_batch);
+  else if (received_ && received_ * 2 <= offered_ && batch_ > min_batch)
+    batch_ /= 2;
+  received_ = 0;
+  return batch_;
 }
 
 void DatagramTransportImpl::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                                    unsigned) noexcept {
+                                    unsigned flags) noexcept {
   DatagramTransportImpl* t = from(reinterpret_cast<uv_handle_t*>(h));
-  // nread 0 without a sender: nothing more to read now (or the end of a
-  // recvmmsg batch). 0 with a sender is an empty datagram.
-  if (nread == 0 && !addr) return;
+  // A datagram, with room for its record: the path of every datagram,
+  // kept free of the rest (a small function has no register spills).
+  if (nread >= 0 && addr && t->records_.size() < t->records_.capacity()) [[likely]] {
+    t->record(t->records_.emplace_back(), nread, buf, addr);
+    ++t->received_;
+    t->post(ev_received);
+    return;
+  }
+  t->on_recv_other(nread, buf, addr, flags);
+}
+
+void DatagramTransportImpl::record(Record& r, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr) noexcept {
+  r.error = 0;
+  r.offset = static_cast<std::size_t>(buf->base - arena_);
+  r.len = static_cast<std::size_t>(nread);
+  tail_ = r.offset + r.len;
+  // Fixed-size copies (inlined): libuv's sender buffers hold at least a
+  // sockaddr_in6 (recvmmsg) or a sockaddr_storage.
+  if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) {
+    std::memcpy(&r.addr, addr, sizeof(sockaddr_in6));
+    r.addrlen = addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  } else {
+    std::memcpy(&r.addr, addr, sizeof(sockaddr_un));
+    r.addrlen = sizeof(sockaddr_un);
+  }
+}
+
+void DatagramTransportImpl::on_recv_other(ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                                          unsigned flags) noexcept {
+  // nread 0 without a sender: nothing more to read now, or the end of a
+  // recvmmsg batch (UV_UDP_MMSG_FREE; on_alloc's next_batch() reads how
+  // full it came). 0 with a sender is an empty datagram.
+  if (nread == 0 && !addr) {
+    if (flags & UV_UDP_MMSG_FREE) drained_ = received_ < offered_;
+    return;
+  }
   // The arena is full (on_alloc): not an error, the read waits a pass.
-  if (nread == UV_ENOBUFS && t->arena_) return;
+  if (nread == UV_ENOBUFS && arena_) return;
   try {
-    Record& r = t->records_.emplace_back();
+    Record& r = records_.emplace_back();
     if (nread < 0) {
       r.error = static_cast<int>(nread);
       r.offset = r.len = 0;
       r.addrlen = 0;
     } else {
-      r.error = 0;
-      r.offset = static_cast<std::size_t>(buf->base - t->arena_);
-      r.len = static_cast<std::size_t>(nread);
-      t->tail_ = r.offset + r.len;
-      r.addrlen = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
-                  : addr->sa_family == AF_INET ? sizeof(sockaddr_in)
-                                               : sizeof(sockaddr_un);
-      std::memcpy(&r.addr, addr, r.addrlen);
+      record(r, nread, buf, addr);
+      ++received_;
     }
   } catch (...) {
     // Out of memory for the record: the datagram is dropped, as the
     // kernel drops what does not fit.
   }
-  t->post(ev_received);
+  post(ev_received);
 }
 
 void DatagramTransportImpl::run(bool discard) noexcept {
@@ -217,21 +275,31 @@ void DatagramTransportImpl::deliver() noexcept {
 
 namespace {
 
-/// The slot of `addr` among `slots` (a power of two): a multiplicative
-/// hash of its first 16 bytes (an IPv4 sockaddr whole; an IPv6 one's
-/// family, port and start of address; a Unix path's start).
-std::size_t sender_slot(const sockaddr_storage& addr, std::size_t slots) noexcept {
+/// The set of `addr` among `sets` (a power of two): a multiplicative hash
+/// of its first 16 bytes (an IPv4 sockaddr whole; an IPv6 one's family,
+/// port and start of address).
+std::size_t sender_set(const sockaddr_storage& addr, std::size_t sets) noexcept {
   std::uint64_t w[2];
   std::memcpy(w, &addr, sizeof w);
   const std::uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15u)) * 0xD6E8FEB86659FD93u;
-  return static_cast<std::size_t>(h >> 32) & (slots - 1);
+  return static_cast<std::size_t>(h >> 32) & (sets - 1);
 }
 
-/// The slot of `addr` among `slots` (a power of two), by its text and port.
-std::size_t address_slot(const SocketAddress& addr, std::size_t slots) noexcept {
-  std::uint64_t h = 1469598103934665603u ^ static_cast<std::uint64_t>(addr.port);
-  for (char c : addr.host) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211u;
-  return static_cast<std::size_t>(h >> 32) & (slots - 1);
+/// The set of `addr` among `sets` (a power of two), by its port, length
+/// and last characters: a server's clients differ in port, and often
+/// share a host.
+std::size_t address_set(const SocketAddress& addr, std::size_t sets) noexcept {
+  std::uint64_t tail = 0;
+  const std::size_t n = addr.host.size() < sizeof tail ? addr.host.size() : sizeof tail;
+  std::memcpy(&tail, addr.host.data() + addr.host.size() - n, n);
+  const std::uint64_t key = tail ^ (static_cast<std::uint64_t>(addr.port) << 8 | addr.host.size());
+  return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15u) >> 40) & (sets - 1);
+}
+
+/// a == b, the field that tells a server's clients apart (the port) first.
+[[gnu::always_inline]] inline bool same_address(const SocketAddress& a, const SocketAddress& b) noexcept {
+  return a.port == b.port && a.family == b.family && a.host == b.host && a.flowinfo == b.flowinfo &&
+         a.scope_id == b.scope_id;
 }
 
 /// memcmp(a, b, len) == 0, with the IPv4 case (16 bytes) inline.
@@ -247,35 +315,75 @@ bool same_sockaddr(const sockaddr_storage& a, const sockaddr_storage& b, socklen
 
 }  // namespace
 
+DatagramTransportImpl::Sender* DatagramTransportImpl::cached_sender(const Record& r) noexcept {
+  auto holds = [&r](const Sender& s) { return s.len == r.addrlen && same_sockaddr(s.addr, r.addr, r.addrlen); };
+  if (r.addrlen > sizeof(sockaddr_in6)) [[unlikely]]
+    return holds(unix_sender_) ? &unix_sender_ : nullptr;
+  if (!senders_) [[unlikely]]
+    return nullptr;
+  Sender* ways = &senders_[sender_set(r.addr, sender_sets) * sender_ways];
+  for (std::size_t w = 0; w < sender_ways; ++w)
+    if (holds(ways[w])) return &ways[w];
+  return nullptr;
+}
+
 const SocketAddress& DatagramTransportImpl::address_of(const Record& r) noexcept {
-  static const SocketAddress none;
+  if (Sender* s = cached_sender(r)) [[likely]] {
+    last_sender_ = s;
+    return s->address;
+  }
   try {
-    if (!senders_) {
-      senders_ = std::make_unique<Sender[]>(sender_slots);
-      by_address_ = std::make_unique<const Sender*[]>(sender_slots);
-    }
-    const bool ip = r.addrlen <= sizeof(sockaddr_in6);
-    Sender& s = ip ? senders_[sender_slot(r.addr, sender_slots)] : unix_sender_;
-    if (s.len != r.addrlen || !same_sockaddr(s.addr, r.addr, r.addrlen)) {
-      s.len = 0;  // while converting: a throw leaves the slot empty
-      s.address = to_socket_address(reinterpret_cast<const sockaddr*>(&r.addr), r.addrlen);
-      std::memcpy(&s.addr, &r.addr, r.addrlen);
-      s.len = r.addrlen;
-      if (ip) by_address_[address_slot(s.address, sender_slots)] = &s;
-    }
+    Sender& s = add_sender(r);
     last_sender_ = &s;
     return s.address;
   } catch (...) {
+    static const SocketAddress none;
     last_sender_ = nullptr;
     return none;
   }
 }
 
-const DatagramTransportImpl::Sender* DatagramTransportImpl::find_sender(const SocketAddress& addr) const noexcept {
-  if (const Sender* last = last_sender_; last && (&addr == &last->address || addr == last->address)) return last;
+DatagramTransportImpl::Sender& DatagramTransportImpl::add_sender(const Record& r) {
+  auto fill = [&r](Sender& s) -> Sender& {
+    s.len = 0;  // while converting: a throw leaves it empty
+    s.address = to_socket_address(reinterpret_cast<const sockaddr*>(&r.addr), r.addrlen);
+    std::memcpy(&s.addr, &r.addr, r.addrlen);
+    s.len = r.addrlen;
+    return s;
+  };
+  if (r.addrlen > sizeof(sockaddr_in6)) return fill(unix_sender_);
+  if (!senders_) {
+    senders_ = std::make_unique<Sender[]>(sender_sets * sender_ways);
+    by_address_ = std::make_unique<const Sender*[]>(sender_sets * sender_ways);
+    victim_ = std::make_unique<std::uint8_t[]>(sender_sets);
+  }
+  // The set's ways are replaced in turn.
+  const std::size_t set = sender_set(r.addr, sender_sets);
+  Sender& s = fill(senders_[set * sender_ways + victim_[set]]);
+  victim_[set] = static_cast<std::uint8_t>((victim_[set] + 1) % sender_ways);
+  // Newest first in its address set; a way that pointed at `s` for its
+  // previous address is only a miss later (find_sender compares).
+  const Sender** set_of = &by_address_[address_set(s.address, sender_sets) * sender_ways];
+  std::memmove(set_of + 1, set_of, (sender_ways - 1) * sizeof *set_of);
+  set_of[0] = &s;
+  return s;
+}
+
+const DatagramTransportImpl::Sender* DatagramTransportImpl::find_sender(const SocketAddress& addr,
+                                                                         const Sender* hint) const noexcept {
+  // The datagram being answered (a protocol's datagram_received passes
+  // the sender's own address), then the hint, then the sets.
+  if (const Sender* s = last_sender_; s && &addr == &s->address && s->len) return s;
+  if (hint && hint->len && same_address(addr, hint->address)) return hint;
+  return find_sender_in_sets(addr);
+}
+
+const DatagramTransportImpl::Sender* DatagramTransportImpl::find_sender_in_sets(const SocketAddress& addr) const noexcept {
   if (!by_address_) return nullptr;
-  const Sender* s = by_address_[address_slot(addr, sender_slots)];
-  return s && s->len && s->address == addr ? s : nullptr;
+  const Sender* const* ways = &by_address_[address_set(addr, sender_sets) * sender_ways];
+  for (std::size_t w = 0; w < sender_ways; ++w)
+    if (const Sender* s = ways[w]; s && s->len && same_address(addr, s->address)) return s;
+  return nullptr;
 }
 
 void DatagramTransportImpl::error_received(int status) noexcept {
@@ -288,7 +396,17 @@ void DatagramTransportImpl::error_received(int status) noexcept {
 
 // ---- sending -----------------------------------------------------------------
 
-void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& addr) {
+void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& addr, const Sender* hint) {
+  // A sender the endpoint has heard from, as an echo answers it: its
+  // sockaddr is at hand (IP only: a Unix address is sent with its exact
+  // length, which the record does not keep).
+  if (!remote_ && !connected_ && family_ != AF_UNIX)
+    if (const Sender* known = find_sender(addr, hint))
+      return send_to(data, reinterpret_cast<const sockaddr*>(&known->addr), known->len);
+  sendto_address(data, addr);
+}
+
+void DatagramTransportImpl::sendto_address(std::string_view data, const SocketAddress& addr) {
   if (remote_) {
     // ≙ `addr not in (None, self._address)`; a family left 0 matches any.
     SocketAddress given = addr;
@@ -297,12 +415,6 @@ void DatagramTransportImpl::sendto(std::string_view data, const SocketAddress& a
     return sendto(data);
   }
   if (connected_) return send_to(data, nullptr, 0);
-  // A sender the endpoint has heard from, as an echo answers it: its
-  // sockaddr is at hand (IP only: a Unix address is sent with its exact
-  // length, which the record does not keep).
-  if (family_ != AF_UNIX) {
-    if (const Sender* known = find_sender(addr)) return send_to(data, reinterpret_cast<const sockaddr*>(&known->addr), known->len);
-  }
   sockaddr_storage ss;
   socklen_t len = 0;
   if (family_ == AF_UNIX) {
@@ -330,6 +442,14 @@ void DatagramTransportImpl::sendto(std::string_view data) {
 }
 
 void DatagramTransportImpl::send_to(std::string_view data, const sockaddr* addr, socklen_t len) {
+  if (queued_sends_ == 0 && !conn_lost_ && !handle_closing()) [[likely]] {
+    const ssize_t n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
+    if (n >= 0) [[likely]] return;
+  }
+  send_other(data, addr, len);
+}
+
+void DatagramTransportImpl::send_other(std::string_view data, const sockaddr* addr, socklen_t len) {
   if (conn_lost_ || handle_closing()) {
     // ≙ CPython: dropped once the endpoint is lost (it logs a warning
     // after a few). A handle the loop closed has no descriptor any more:
@@ -338,12 +458,14 @@ void DatagramTransportImpl::send_to(std::string_view data, const sockaddr* addr,
     return;
   }
   if (queued_sends_ == 0) {
-    ssize_t n;
-    do {
-      n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) return;
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return error_received(-errno);
+    // send_to's attempt failed: errno says why (EINTR: try again).
+    int err = errno;
+    while (err == EINTR) {
+      const ssize_t n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
+      if (n >= 0) return;
+      err = errno;
+    }
+    if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) return error_received(-err);
   }
   queue_send(data, addr, len);
 }

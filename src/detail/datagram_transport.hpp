@@ -62,9 +62,24 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
     update_reading();
   }
 
+  /// A sender the endpoint heard from: its sockaddr and its text form.
+  struct Sender {
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    SocketAddress address;
+  };
+  /// The sender of the datagram delivered last (null if its address could
+  /// not be converted): during datagram_received(), that datagram's.
+  const Sender* last_sender() const noexcept { return last_sender_; }
+
   // DatagramTransport
-  void sendto(std::string_view data, const SocketAddress& addr) override;
+  void sendto(std::string_view data, const SocketAddress& addr) override { sendto(data, addr, nullptr); }
   void sendto(std::string_view data) override;
+  /// sendto(data, addr), trying `hint` (a sender that last_sender() gave)
+  /// first: an awaitable endpoint answers a datagram after it was queued,
+  /// when last_sender() has moved on. A hint whose slot now holds another
+  /// sender is only a miss.
+  void sendto(std::string_view data, const SocketAddress& addr, const Sender* hint);
 
  private:
   enum : unsigned {
@@ -88,6 +103,10 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
   static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) noexcept;
   static void on_send(uv_udp_send_t* req, int status) noexcept;
+  void record(Record& r, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr) noexcept;
+  /// on_recv() for what is not a datagram with room for its record.
+  [[gnu::noinline]] void on_recv_other(ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                                       unsigned flags) noexcept;
 
   // SocketTransportBase
   void run(bool discard) noexcept override;
@@ -96,8 +115,15 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
 
   void update_reading() noexcept;
   void deliver() noexcept;
+  /// The sender of `r` as a SocketAddress (an empty one if it cannot be
+  /// converted); last_sender() is its Sender.
   const SocketAddress& address_of(const Record& r) noexcept;
+  /// sendto(data, addr) for an address that is not a known sender's.
+  [[gnu::noinline]] void sendto_address(std::string_view data, const SocketAddress& addr);
+  /// Sends at once if nothing is queued and the kernel takes it...
   void send_to(std::string_view data, const sockaddr* addr, socklen_t len);
+  /// ... else drops it (lost), reports the error, or queues it.
+  [[gnu::noinline]] void send_other(std::string_view data, const sockaddr* addr, socklen_t len);
   void queue_send(std::string_view data, const sockaddr* addr, socklen_t len);
   void error_received(int status) noexcept;
   void cache_addresses() noexcept;
@@ -108,25 +134,37 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   Remote remote_addr_{};
   char* arena_ = nullptr;                ///< received datagrams, allocated on first read
   std::size_t tail_ = 0;                 ///< end of the last one in the arena
+  /// recvmmsg batches (IP sockets; batch_ 0: one datagram per read): the
+  /// slots the next read is to be given, those the last one was given, the
+  /// datagrams it brought, and whether it came short (on_alloc).
+  std::size_t batch_ = 0;
+  std::size_t offered_ = 0;
+  std::size_t received_ = 0;
+  bool drained_ = false;
+  std::size_t next_batch() noexcept;
   std::vector<Record> records_;
   std::vector<int> send_errors_;
   std::size_t queued_sends_ = 0;  ///< handed to uv_udp_send, not completed
-  /// Senders converted to SocketAddress, by a hash of their sockaddr: a
-  /// server's clients are converted once, not once per datagram (IP
-  /// senders; a Unix one is converted into unix_sender_ each time).
-  struct Sender {
-    sockaddr_storage addr;
-    socklen_t len = 0;
-    SocketAddress address;
-  };
-  static constexpr std::size_t sender_slots = 128;
+  /// Senders converted to SocketAddress, by a hash of their sockaddr, in
+  /// sets of `sender_ways` (a server's clients are converted once, not once
+  /// per datagram, even when their hashes collide; a Unix sender is kept in
+  /// unix_sender_, the last one only).
+  static constexpr std::size_t sender_ways = 4;
+  static constexpr std::size_t sender_sets = 64;
   std::unique_ptr<Sender[]> senders_;  ///< allocated with the first datagram
-  /// The same senders by a hash of their SocketAddress, for sendto() to
-  /// find a sockaddr without parsing the text.
+  /// The same senders by a hash of their SocketAddress (sets of as many
+  /// ways, newest first), for sendto() to find a sockaddr without parsing
+  /// the text.
   std::unique_ptr<const Sender*[]> by_address_;
+  std::unique_ptr<std::uint8_t[]> victim_;  ///< per set: the way a miss replaces next
   Sender unix_sender_;
-  /// The sender cached for `addr`, null if none.
-  const Sender* find_sender(const SocketAddress& addr) const noexcept;
+  /// The cached sender whose sockaddr is `r`'s, null if none.
+  Sender* cached_sender(const Record& r) noexcept;
+  /// Converts `r`'s sender into the cache, in place of an older one.
+  [[gnu::noinline]] Sender& add_sender(const Record& r);
+  /// The sender cached for `addr` (`hint` tried first), null if none.
+  const Sender* find_sender(const SocketAddress& addr, const Sender* hint) const noexcept;
+  [[gnu::noinline]] const Sender* find_sender_in_sets(const SocketAddress& addr) const noexcept;
   const Sender* last_sender_ = nullptr;  ///< the sender of the datagram being delivered
   int fd_ = -1;             ///< the socket, once opened
   bool connected_ = false;  ///< the socket has a peer: send() without an address
