@@ -12,22 +12,77 @@
 #include "detail/datagram_transport.hpp"
 #include "detail/uv_error.hpp"
 
-#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace asyncio::detail {
 
-/// The protocol side: what came in, in order, and who waits for it.
+/// What came in and is not read yet, in order: a ring of slots that are
+/// reused (std::deque allocates and frees a block every few entries), so
+/// that a datagram passing through allocates once, the string recvfrom()
+/// gives.
+class DatagramQueue {
+ public:
+  struct Entry {
+    std::string data;
+    SocketAddress addr;
+    const DatagramTransportImpl::Sender* sender = nullptr;
+    std::exception_ptr error;  ///< an error_received() in its place instead
+  };
+
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  /// The slot the next entry goes to; push() makes it part of the queue
+  /// (a throw while filling it queues nothing).
+  Entry& next() {
+    if (size_ == slots_.size()) grow();
+    return slots_[(head_ + size_) & (slots_.size() - 1)];
+  }
+  void push() noexcept { ++size_; }
+  /// The oldest entry's datagram, moved out; pop() removes it.
+  Datagram front_datagram() noexcept {
+    Entry& e = slots_[head_];
+    return Datagram(std::move(e.data), std::move(e.addr));
+  }
+  Entry& front() noexcept { return slots_[head_]; }
+  void pop() noexcept {
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+  }
+
+ private:
+  void grow() {
+    std::vector<Entry> slots(slots_.empty() ? 16 : slots_.size() * 2);  // a power of two
+    for (std::size_t i = 0; i < size_; ++i) slots[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_.swap(slots);
+    head_ = 0;
+  }
+  std::vector<Entry> slots_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+/// The protocol side: what came in, and who waits for it.
 class DatagramStreamProtocol final : public DatagramProtocol {
  public:
   explicit DatagramStreamProtocol(std::size_t limit) noexcept : limit_(limit ? limit : 1) {}
 
   void connection_made(DatagramTransport& t) override { impl_ = dynamic_cast<DatagramTransportImpl*>(&t); }
   void datagram_received(std::string_view data, const SocketAddress& addr) override {
-    queue_.push_back(Entry{std::string(data), addr, nullptr});
+    DatagramQueue::Entry& e = queue_.next();
+    e.data.assign(data);
+    e.addr = addr;
+    e.sender = impl_ ? impl_->last_sender() : nullptr;
+    e.error = nullptr;
+    queue_.push();
     received();
   }
   void error_received(std::exception_ptr exc) override {
-    queue_.push_back(Entry{{}, {}, exc});
+    DatagramQueue::Entry& e = queue_.next();
+    e.data.clear();
+    e.error = exc;
+    queue_.push();
     received();
   }
   void connection_lost(std::exception_ptr exc) override {
@@ -41,54 +96,83 @@ class DatagramStreamProtocol final : public DatagramProtocol {
   void pause_writing() override { flow_.pause(); }
   void resume_writing() override { flow_.resume(); }
 
-  Coroutine<Datagram> recvfrom();
-  Coroutine<> drain() { return flow_.drain(); }
+  /// recvfrom() with no wait: a datagram (or an error) is queued.
+  bool has_datagram() const noexcept { return !queue_.empty(); }
+  /// Takes the first one (has_datagram()).
+  Datagram take();
+  /// recvfrom() that may wait; `keep` keeps the protocol alive meanwhile
+  /// (a coroutine made for create_task(); an operation awaited in place
+  /// needs none, the stream outliving it).
+  static Coroutine<Datagram> recvfrom(DatagramStreamProtocol* self, std::shared_ptr<DatagramStreamProtocol> keep);
+
+  /// DatagramStream::sendto: an answer to the datagram taken last finds
+  /// its sender's sockaddr at once (DatagramTransportImpl::sendto's hint).
+  void sendto(DatagramTransport& t, std::string_view data, const SocketAddress& addr) {
+    if (impl_)
+      impl_->sendto(data, addr, taken_sender_);
+    else
+      t.sendto(data, addr);
+  }
+  /// drain() with no wait: writing is not paused, the endpoint not lost.
+  bool can_write() const noexcept { return !flow_.paused() && !flow_.is_lost(); }
+  /// The wait of a sendto(); `keep` as for recvfrom().
+  static Coroutine<> drain(DatagramStreamProtocol* self, std::shared_ptr<DatagramStreamProtocol> keep) {
+    (void)keep;
+    co_await self->flow_.drain();
+  }
   Coroutine<> wait_closed();
 
  private:
-  struct Entry {
-    std::string data;
-    SocketAddress addr;
-    std::exception_ptr error;
-  };
-
   void received() {
     reader_.wake(1);
     if (queue_.size() >= limit_ && impl_) impl_->pause_receiving();
   }
-  Datagram take();
+  /// Receiving again once half the queue is read: not once per datagram.
+  void resume_if_below_half() noexcept {
+    if (impl_ && queue_.size() <= limit_ / 2) impl_->resume_receiving();
+  }
 
-  std::deque<Entry> queue_;
+  DatagramQueue queue_;
   WaiterList reader_;
   WaiterList closed_;
   FlowControl flow_;
   DatagramTransportImpl* impl_ = nullptr;  // null once lost
+  const DatagramTransportImpl::Sender* taken_sender_ = nullptr;  ///< of the datagram taken last
   std::exception_ptr lost_exc_;
   std::size_t limit_;
   bool lost_ = false;
 };
 
 Datagram DatagramStreamProtocol::take() {
-  Entry e = std::move(queue_.front());
-  queue_.pop_front();
-  // Receiving again once half the queue is read: not once per datagram.
-  if (impl_ && queue_.size() <= limit_ / 2) impl_->resume_receiving();
-  if (e.error) std::rethrow_exception(e.error);
-  return Datagram{std::move(e.data), std::move(e.addr)};
+  DatagramQueue::Entry& e = queue_.front();
+  if (e.error) {
+    std::exception_ptr error = std::exchange(e.error, nullptr);
+    queue_.pop();
+    resume_if_below_half();
+    std::rethrow_exception(error);
+  }
+  Datagram d = queue_.front_datagram();
+  taken_sender_ = e.sender;
+  queue_.pop();
+  resume_if_below_half();
+  return d;
 }
 
-Coroutine<Datagram> DatagramStreamProtocol::recvfrom() {
+Coroutine<Datagram> DatagramStreamProtocol::recvfrom(DatagramStreamProtocol* self,
+                                                     std::shared_ptr<DatagramStreamProtocol> keep) {
+  (void)keep;
+  DatagramStreamProtocol& p = *self;
   // A loop: a datagram this waiter was woken for may be taken by a
   // recvfrom() that ran before it resumed.
-  while (queue_.empty() && !lost_) {
-    if (!reader_.empty())
+  while (p.queue_.empty() && !p.lost_) {
+    if (!p.reader_.empty())
       throw RuntimeError("recvfrom() called while another coroutine is already waiting for incoming data");
     get_running_loop();  // RuntimeError outside a loop
-    WaitEntry wait(reader_, tls.running);
+    WaitEntry wait(p.reader_, tls.running);
     co_await wait;
   }
-  if (queue_.empty()) std::rethrow_exception(lost_exc_ ? lost_exc_ : connection_lost_error());
-  co_return take();
+  if (p.queue_.empty()) std::rethrow_exception(p.lost_exc_ ? p.lost_exc_ : connection_lost_error());
+  co_return p.take();
 }
 
 Coroutine<> DatagramStreamProtocol::wait_closed() {
@@ -112,20 +196,32 @@ class DatagramStreamState {
   std::shared_ptr<DatagramStreamProtocol> protocol;
 };
 
+// The operations: nothing but a call while no wait is needed; the
+// coroutines above otherwise (design-notes, "Datagram streams").
+bool receive_ready(const DatagramStreamState* s) noexcept { return s->protocol->has_datagram(); }
+Datagram receive_now(DatagramStreamState* s) { return s->protocol->take(); }
+Coroutine<Datagram> receive_waiting(DatagramStreamState* s, bool keep) {
+  return DatagramStreamProtocol::recvfrom(s->protocol.get(), keep ? s->protocol : nullptr);
+}
+bool send_ready(const DatagramStreamState* s) noexcept { return s->protocol->can_write(); }
+Coroutine<> send_waiting(DatagramStreamState* s, bool keep) {
+  return DatagramStreamProtocol::drain(s->protocol.get(), keep ? s->protocol : nullptr);
+}
+
 }  // namespace asyncio::detail
 
 namespace asyncio {
 
-Coroutine<Datagram> DatagramStream::recvfrom() const { return s_->protocol->recvfrom(); }
+detail::DatagramOp<Datagram> DatagramStream::recvfrom() const { return detail::DatagramOp<Datagram>(s_.get()); }
 
-Coroutine<> DatagramStream::sendto(std::string_view data, const SocketAddress& addr) const {
-  s_->transport->sendto(data, addr);
-  return s_->protocol->drain();
+detail::DatagramOp<void> DatagramStream::sendto(std::string_view data, const SocketAddress& addr) const {
+  s_->protocol->sendto(*s_->transport, data, addr);
+  return detail::DatagramOp<void>(s_.get());
 }
 
-Coroutine<> DatagramStream::sendto(std::string_view data) const {
+detail::DatagramOp<void> DatagramStream::sendto(std::string_view data) const {
   s_->transport->sendto(data);
-  return s_->protocol->drain();
+  return detail::DatagramOp<void>(s_.get());
 }
 
 void DatagramStream::close() const { s_->transport->close(); }

@@ -12,9 +12,12 @@
 #include <asyncio/trsock.hpp>
 
 #include <any>
+#include <coroutine>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace asyncio {
@@ -25,6 +28,76 @@ class DatagramStreamState;
 
 /// One received datagram and the address it came from.
 using Datagram = std::pair<std::string, SocketAddress>;
+
+namespace detail {
+
+/// What DatagramStream's recvfrom() and sendto() return: an operation
+/// awaitable once, with no coroutine frame while it need not wait (a
+/// datagram is queued; the send buffer is below its high-water mark), else
+/// awaiting the coroutine that waits. Converts to that coroutine (for
+/// create_task(), gather()...). `T` is Datagram (recvfrom) or void (the
+/// wait of a sendto). The stream must outlive the operation.
+bool receive_ready(const DatagramStreamState* s) noexcept;
+Datagram receive_now(DatagramStreamState* s);
+/// The coroutine that waits; `keep`: it holds the endpoint's protocol (a
+/// coroutine that may outlive the stream handle, for create_task()).
+Coroutine<Datagram> receive_waiting(DatagramStreamState* s, bool keep);
+bool send_ready(const DatagramStreamState* s) noexcept;
+Coroutine<> send_waiting(DatagramStreamState* s, bool keep);
+
+template <class T>
+class [[nodiscard]] DatagramOp {
+ public:
+  using coroutine_type = Coroutine<T>;
+  explicit DatagramOp(DatagramStreamState* s) noexcept : s_(s) {}
+  DatagramOp(DatagramOp&& o) noexcept : s_(o.s_) {}
+  DatagramOp& operator=(DatagramOp&&) = delete;
+
+  bool await_ready() {
+    if (std::exchange(started_, true)) throw_reused_coroutine();
+    if constexpr (std::is_void_v<T>)
+      return ready_ = send_ready(s_);
+    else
+      return ready_ = receive_ready(s_);
+  }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> parent) {
+    wait_ = waiting(false);
+    awaiting_.emplace(wait_);
+    awaiting_->awaiter.await_ready();
+    return awaiting_->awaiter.await_suspend(parent);
+  }
+  T await_resume() {
+    if constexpr (std::is_void_v<T>) {
+      if (!ready_) awaiting_->awaiter.await_resume();
+    } else {
+      return ready_ ? receive_now(s_) : awaiting_->awaiter.await_resume();
+    }
+  }
+  /// The operation as a coroutine (not yet awaited).
+  operator Coroutine<T>() && { return waiting(true); }
+
+ private:
+  Coroutine<T> waiting(bool keep) const {
+    if constexpr (std::is_void_v<T>)
+      return send_waiting(s_, keep);
+    else
+      return receive_waiting(s_, keep);
+  }
+  /// The awaiter of wait_, made in place (it refers to wait_).
+  struct Awaiting {
+    explicit Awaiting(Coroutine<T>& c) noexcept : awaiter(c.operator co_await()) {}
+    CoroutineAwaiter<T> awaiter;
+  };
+
+  DatagramStreamState* s_;
+  Coroutine<T> wait_;
+  std::optional<Awaiting> awaiting_;
+  bool started_ = false;
+  bool ready_ = false;
+};
+
+}  // namespace detail
 
 /// A datagram endpoint read and written by coroutines: `co_await
 /// recvfrom()` and `co_await sendto(...)`, over a DatagramTransport. A
@@ -41,15 +114,17 @@ class DatagramStream {
   /// (std::errc::connection_reset) "Connection lost". One waiting coroutine
   /// at a time: a second gets RuntimeError("recvfrom() called while another
   /// coroutine is already waiting for incoming data"). Cancellable; a
-  /// cancelled recvfrom() takes nothing from the queue.
-  Coroutine<Datagram> recvfrom() const;
+  /// cancelled recvfrom() takes nothing from the queue. An operation
+  /// (detail::DatagramOp) that converts to Coroutine<Datagram>.
+  detail::DatagramOp<Datagram> recvfrom() const;
   /// Sends `data` as one datagram to `addr` at the call (as
-  /// DatagramTransport::sendto, with its errors), then returns a coroutine
+  /// DatagramTransport::sendto, with its errors), then returns an operation
   /// that waits while the send buffer is over its high-water mark (≙
-  /// StreamWriter.drain()). `data` may go away once the call returns.
-  Coroutine<> sendto(std::string_view data, const SocketAddress& addr) const;
+  /// StreamWriter.drain()); it converts to Coroutine<>. `data` may go away
+  /// once the call returns.
+  detail::DatagramOp<void> sendto(std::string_view data, const SocketAddress& addr) const;
   /// The same to the remote address of a connected endpoint.
-  Coroutine<> sendto(std::string_view data) const;
+  detail::DatagramOp<void> sendto(std::string_view data) const;
   /// Closes the endpoint (datagrams still queued stay readable).
   void close() const;
   /// Returns once the endpoint is closed (connection_lost() has run).
