@@ -36,6 +36,7 @@ __attribute__((noinline)) asyncio::Coroutine<int> leaf(int i) { co_return i; }
 
 #include "workloads_composition.hpp"
 #include "workloads_closure.hpp"
+#include "workloads_datagram.hpp"
 #include "workloads_subprocess.hpp"
 #include "workloads_sync.hpp"
 
@@ -112,6 +113,8 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await pipe_throughput(n);
   else if (w == "pipe_throughput_256k")
     check = co_await pipe_throughput(n, 256 * 1024);
+  else if (w == "udp_pingpong")
+    check = co_await udp_pingpong(n);
   else {
     std::fprintf(stderr, "unknown workload %s\n", w.c_str());
     std::exit(2);
