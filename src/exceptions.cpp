@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <typeinfo>
+#include <utility>
+#include <vector>
 
 namespace asyncio {
 
@@ -123,6 +125,135 @@ void format_into(std::string& out, const std::exception_ptr& e, const std::strin
 }
 
 }  // namespace
+
+namespace {
+
+/// The ExceptionGroup in `e`, null if it holds something else. The object
+/// lives as long as `e` holds it.
+const ExceptionGroup* group_in(const std::exception_ptr& e) noexcept {
+  if (!e) return nullptr;
+  try {
+    std::rethrow_exception(e);
+  } catch (const ExceptionGroup& g) {
+    return &g;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+/// Every leaf (non-group) exception of `e`, by identity.
+void collect_leaves(const std::exception_ptr& e, std::vector<std::exception_ptr>& out) {
+  if (const ExceptionGroup* g = group_in(e)) {
+    for (const std::exception_ptr& m : g->exceptions()) collect_leaves(m, out);
+  } else {
+    out.push_back(e);
+  }
+}
+
+bool contains(const std::vector<std::exception_ptr>& v, const std::exception_ptr& e) noexcept {
+  for (const std::exception_ptr& x : v)
+    if (x == e) return true;
+  return false;
+}
+
+std::exception_ptr to_ptr(std::optional<ExceptionGroup>&& g) {
+  return g ? std::make_exception_ptr(std::move(*g)) : nullptr;
+}
+
+/// ≙ CHECK_EG_MATCH: an exception that is E as a whole (a lone one wrapped
+/// in a group), the matching part of a group, or nothing.
+std::pair<std::exception_ptr, std::exception_ptr> star_match(const std::exception_ptr& e,
+                                                             const detail::StarClause& clause) {
+  const ExceptionGroup* g = group_in(e);
+  if (clause.matches(e)) {
+    if (g) return {e, nullptr};
+    return {std::make_exception_ptr(ExceptionGroup("", {e})), nullptr};
+  }
+  if (!g) return {nullptr, e};
+  ExceptionGroup::Split parts = g->split([&clause](const std::exception_ptr& x) { return clause.matches(x); });
+  return {to_ptr(std::move(parts.match)), to_ptr(std::move(parts.rest))};
+}
+
+/// ≙ _PyExc_PrepReraiseStar: what an except* statement raises, given the
+/// original exception and what its clauses raised or left (in order).
+std::exception_ptr reraise_star(const std::exception_ptr& orig, const std::vector<std::exception_ptr>& excs) {
+  if (excs.empty()) return nullptr;
+  const ExceptionGroup* g = group_in(orig);
+  // A lone exception: one clause at most ran, one thing at most to raise.
+  if (!g) return excs.front();
+  std::vector<std::exception_ptr> leaves;
+  collect_leaves(orig, leaves);
+  // A re-raise is made of the original's exceptions (CPython compares the
+  // metadata that split() copies; here identity says the same).
+  std::vector<std::exception_ptr> raised, reraised_leaves;
+  for (const std::exception_ptr& e : excs) {
+    std::vector<std::exception_ptr> own;
+    collect_leaves(e, own);
+    bool reraise = true;
+    for (const std::exception_ptr& l : own) reraise = reraise && contains(leaves, l);
+    if (reraise)
+      reraised_leaves.insert(reraised_leaves.end(), own.begin(), own.end());
+    else
+      raised.push_back(e);
+  }
+  // The re-raised exceptions, back in the original's shape.
+  if (!reraised_leaves.empty()) {
+    if (reraised_leaves.size() == leaves.size())
+      raised.push_back(orig);
+    else if (auto part = g->subgroup([&](const std::exception_ptr& x) { return contains(reraised_leaves, x); }))
+      raised.push_back(std::make_exception_ptr(std::move(*part)));
+  }
+  if (raised.empty()) return nullptr;
+  if (raised.size() == 1) return raised.front();
+  return std::make_exception_ptr(ExceptionGroup("", std::move(raised)));
+}
+
+}  // namespace
+
+ExceptionGroup::Split ExceptionGroup::split(const Condition& condition) const {
+  std::vector<std::exception_ptr> match, rest;
+  for (const std::exception_ptr& e : excs_) {
+    if (condition(e)) {
+      match.push_back(e);
+    } else if (const ExceptionGroup* g = group_in(e)) {
+      Split parts = g->split(condition);
+      if (parts.match) match.push_back(std::make_exception_ptr(std::move(*parts.match)));
+      if (parts.rest) rest.push_back(std::make_exception_ptr(std::move(*parts.rest)));
+    } else {
+      rest.push_back(e);
+    }
+  }
+  Split out;
+  if (!match.empty()) out.match.emplace(what(), std::move(match));
+  if (!rest.empty()) out.rest.emplace(what(), std::move(rest));
+  return out;
+}
+
+namespace detail {
+
+void except_star(const std::exception_ptr& e, const StarClause* clauses, std::size_t n) {
+  std::exception_ptr rest = e;
+  std::vector<std::exception_ptr> excs;
+  for (std::size_t i = 0; i < n && rest; ++i) {
+    auto [match, left] = star_match(rest, clauses[i]);
+    rest = std::move(left);
+    if (!match) continue;
+    try {
+      // Inside a catch of the matched group: `throw;` re-raises it.
+      try {
+        std::rethrow_exception(match);
+      } catch (const ExceptionGroup& group) {
+        clauses[i].call(clauses[i].handler, group);
+      }
+    } catch (...) {
+      excs.push_back(std::current_exception());
+    }
+  }
+  if (rest) excs.push_back(rest);
+  if (std::exception_ptr out = reraise_star(e, excs)) std::rethrow_exception(out);
+}
+
+}  // namespace detail
 
 std::string format_exception_only(const std::exception_ptr& e) {
   if (!e) return "NoneType: None\n";

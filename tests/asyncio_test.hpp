@@ -96,14 +96,7 @@ inline std::string what(const std::exception_ptr& e) {
 /// True if `e` holds an E (or something derived from it).
 template <class E>
 bool holds(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
+  return asyncio::holds_exception<E>(e);
 }
 
 /// Runs `f` and returns what it threw (null if nothing).

@@ -861,6 +861,26 @@ Coroutine<> cancelling_level_preserved() {
 
 TEST(TaskGroups, Cat181_CancellingLevelPreserved) { run_test(cancelling_level_preserved()); }
 
+namespace {
+// The same with the test's own `except* RuntimeError` (asyncio::except_star).
+Coroutine<> cancelling_level_preserved_except_star() {
+  std::size_t handled = 0;
+  try {
+    co_await task_group([](TaskGroup& tg) -> Coroutine<> {
+      tg.create_task(raise_after<RuntimeError>(0.0));
+      co_return;
+    });
+  } catch (...) {
+    except_star(std::current_exception(),
+                catching<RuntimeError>([&](const ExceptionGroup& eg) { handled = eg.exceptions().size(); }));
+  }
+  EXPECT_EQ(handled, 1u);
+  EXPECT_EQ(current_task().cancelling(), 0);
+}
+}  // namespace
+
+TEST(TaskGroups, Cat181_CancellingLevelPreservedExceptStar) { run_test(cancelling_level_preserved_except_star()); }
+
 // ---------------------------------------------------------------------------
 // test_nested_groups_both_cancelled (3.13)
 

@@ -5,9 +5,12 @@
 
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asyncio {
@@ -120,6 +123,19 @@ class BrokenBarrierError : public RuntimeError {
   using RuntimeError::RuntimeError;
 };
 
+/// `e` holds an exception of type E (or derived from it).
+template <class E>
+bool holds_exception(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 /// Several exceptions raised together (TaskGroup). Python distinguishes
 /// ExceptionGroup (only Exceptions inside) from BaseExceptionGroup; here one
 /// type carries both cases and `exceptions()` holds the members in order.
@@ -128,10 +144,110 @@ class ExceptionGroup : public std::runtime_error {
   ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> excs)
       : std::runtime_error(message), excs_(std::move(excs)) {}
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return excs_; }
+  /// ≙ .message (what() is the same text).
+  std::string message() const { return what(); }
+
+  /// What a condition is asked of: each member, and each nested group
+  /// before its members (≙ the callable given to split()).
+  using Condition = std::function<bool(const std::exception_ptr&)>;
+  struct Split;
+  /// ≙ split(): the part of the group that matches, and the rest, each
+  /// with this group's message and shape (nested groups kept, emptied ones
+  /// dropped), empty if nothing is in it. A nested group that matches as a
+  /// whole is kept as it is (the same exception_ptr).
+  Split split(const Condition& condition) const;
+  /// ≙ split(E): by type, a member or nested group matching if it is an E.
+  /// E a base of ExceptionGroup (std::exception...): the whole group.
+  template <class E>
+  Split split() const;
+  /// ≙ subgroup(): split()'s match alone.
+  std::optional<ExceptionGroup> subgroup(const Condition& condition) const;
+  template <class E>
+  std::optional<ExceptionGroup> subgroup() const;
 
  private:
   std::vector<std::exception_ptr> excs_;
 };
+
+/// What split() gives: each part empty if nothing is in it.
+struct ExceptionGroup::Split {
+  std::optional<ExceptionGroup> match;
+  std::optional<ExceptionGroup> rest;
+};
+
+template <class E>
+ExceptionGroup::Split ExceptionGroup::split() const {
+  if constexpr (std::is_base_of_v<E, ExceptionGroup>) {
+    return {*this, std::nullopt};
+  } else {
+    if constexpr (std::is_polymorphic_v<E>)
+      if (dynamic_cast<const E*>(this)) return {*this, std::nullopt};  // a group of a derived type
+    return split(&holds_exception<E>);
+  }
+}
+
+inline std::optional<ExceptionGroup> ExceptionGroup::subgroup(const Condition& condition) const {
+  return split(condition).match;
+}
+
+template <class E>
+std::optional<ExceptionGroup> ExceptionGroup::subgroup() const {
+  return split<E>().match;
+}
+
+namespace detail {
+
+/// One `except* E` clause: does an exception match, and the handler.
+struct StarClause {
+  bool (*matches)(const std::exception_ptr&) noexcept;
+  void (*call)(void* handler, const ExceptionGroup& group);
+  void* handler;
+};
+void except_star(const std::exception_ptr& e, const StarClause* clauses, std::size_t n);
+
+}  // namespace detail
+
+/// An `except* E` clause for except_star(): `f(const ExceptionGroup&)` runs
+/// with the part of the exception that is E.
+template <class E, class F>
+struct Catching {
+  static_assert(!std::is_base_of_v<ExceptionGroup, E>,
+                "catching ExceptionGroup with except* is not allowed. Use except instead.");
+  F f;
+};
+template <class E, class F>
+Catching<E, std::decay_t<F>> catching(F&& f) {
+  return {std::forward<F>(f)};
+}
+
+/// ≙ `try: ... except* E1 as eg: ... except* E2 as eg: ...`, on `e` (what a
+/// `catch (...)` got, std::current_exception()):
+///
+///     catch (...) {
+///       except_star(std::current_exception(),
+///                   catching<ValueError>([&](const ExceptionGroup& eg) { ... }),
+///                   catching<TypeError>([&](const ExceptionGroup& eg) { ... }));
+///     }
+///
+/// The clauses are tried in order, each on what the earlier ones left: a
+/// clause whose E matches part of the exception runs with that part as an
+/// ExceptionGroup (with the group's message and shape; a lone exception
+/// that matches comes wrapped, ExceptionGroup("", {e}); a group that is an
+/// E as a whole comes as it is). Then, as CPython: what no clause matched
+/// and what the handlers threw is thrown, or nothing. A handler re-raises
+/// with `throw;` (the group it was given) or by throwing exceptions of the
+/// original; they go back into the original's shape with what was not
+/// matched. Exceptions the handlers throw anew come first, in an
+/// ExceptionGroup("", {...}) with that rest, or alone if there is nothing
+/// else. A lone exception that nothing matched is rethrown as it is. The
+/// handlers are plain calls (a coroutine cannot co_await inside a catch
+/// block): record what is to be awaited and await it after.
+template <class... E, class... F>
+void except_star(const std::exception_ptr& e, Catching<E, F>... clauses) {
+  const detail::StarClause table[] = {
+      {&holds_exception<E>, [](void* f, const ExceptionGroup& g) { (*static_cast<F*>(f))(g); }, &clauses.f}...};
+  detail::except_star(e, table, sizeof...(E));
+}
 
 /// A readable one-line description of any exception: `Type('message')`,
 /// the way Python's repr() shows it. Used by the default exception handler.
