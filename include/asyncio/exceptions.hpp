@@ -244,6 +244,7 @@ Catching<E, std::decay_t<F>> catching(F&& f) {
 /// block): record what is to be awaited and await it after.
 template <class... E, class... F>
 void except_star(const std::exception_ptr& e, Catching<E, F>... clauses) {
+  static_assert(sizeof...(E) > 0, "except_star() takes at least one catching<E>(handler) clause");
   const detail::StarClause table[] = {
       {&holds_exception<E>, [](void* f, const ExceptionGroup& g) { (*static_cast<F*>(f))(g); }, &clauses.f}...};
   detail::except_star(e, table, sizeof...(E));
