@@ -5,6 +5,7 @@
 // streams").
 #include <asyncio/datagrams.hpp>
 #include <asyncio/detail/flow_control.hpp>
+#include <asyncio/detail/queue_stores.hpp>
 #include <asyncio/detail/waiters.hpp>
 #include <asyncio/exceptions.hpp>
 #include <asyncio/protocols.hpp>
@@ -14,54 +15,8 @@
 
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace asyncio::detail {
-
-/// What came in and is not read yet, in order: a ring of slots that are
-/// reused (std::deque allocates and frees a block every few entries), so
-/// that a datagram passing through allocates once, the string recvfrom()
-/// gives.
-class DatagramQueue {
- public:
-  struct Entry {
-    std::string data;
-    SocketAddress addr;
-    const DatagramTransportImpl::Sender* sender = nullptr;
-    std::exception_ptr error;  ///< an error_received() in its place instead
-  };
-
-  bool empty() const noexcept { return size_ == 0; }
-  std::size_t size() const noexcept { return size_; }
-  /// The slot the next entry goes to; push() makes it part of the queue
-  /// (a throw while filling it queues nothing).
-  Entry& next() {
-    if (size_ == slots_.size()) grow();
-    return slots_[(head_ + size_) & (slots_.size() - 1)];
-  }
-  void push() noexcept { ++size_; }
-  /// The oldest entry's datagram, moved out; pop() removes it.
-  Datagram front_datagram() noexcept {
-    Entry& e = slots_[head_];
-    return Datagram(std::move(e.data), std::move(e.addr));
-  }
-  Entry& front() noexcept { return slots_[head_]; }
-  void pop() noexcept {
-    head_ = (head_ + 1) & (slots_.size() - 1);
-    --size_;
-  }
-
- private:
-  void grow() {
-    std::vector<Entry> slots(slots_.empty() ? 16 : slots_.size() * 2);  // a power of two
-    for (std::size_t i = 0; i < size_; ++i) slots[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
-    slots_.swap(slots);
-    head_ = 0;
-  }
-  std::vector<Entry> slots_;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-};
 
 /// The protocol side: what came in, and who waits for it.
 class DatagramStreamProtocol final : public DatagramProtocol {
@@ -70,19 +25,11 @@ class DatagramStreamProtocol final : public DatagramProtocol {
 
   void connection_made(DatagramTransport& t) override { impl_ = dynamic_cast<DatagramTransportImpl*>(&t); }
   void datagram_received(std::string_view data, const SocketAddress& addr) override {
-    DatagramQueue::Entry& e = queue_.next();
-    e.data.assign(data);
-    e.addr = addr;
-    e.sender = impl_ ? impl_->last_sender() : nullptr;
-    e.error = nullptr;
-    queue_.push();
+    queue_.emplace(std::string(data), addr, impl_ ? impl_->last_sender() : nullptr, nullptr);
     received();
   }
   void error_received(std::exception_ptr exc) override {
-    DatagramQueue::Entry& e = queue_.next();
-    e.data.clear();
-    e.error = exc;
-    queue_.push();
+    queue_.emplace(std::string(), SocketAddress(), nullptr, exc);
     received();
   }
   void connection_lost(std::exception_ptr exc) override {
@@ -132,7 +79,15 @@ class DatagramStreamProtocol final : public DatagramProtocol {
     if (impl_ && queue_.size() <= limit_ / 2) impl_->resume_receiving();
   }
 
-  DatagramQueue queue_;
+  /// What came in and is not read yet, in order (each datagram, or an
+  /// error_received() error in its place).
+  struct Entry {
+    std::string data;
+    SocketAddress addr;
+    const DatagramTransportImpl::Sender* sender;
+    std::exception_ptr error;
+  };
+  FifoStore<Entry> queue_;
   WaiterList reader_;
   WaiterList closed_;
   FlowControl flow_;
@@ -144,18 +99,11 @@ class DatagramStreamProtocol final : public DatagramProtocol {
 };
 
 Datagram DatagramStreamProtocol::take() {
-  DatagramQueue::Entry& e = queue_.front();
-  if (e.error) {
-    std::exception_ptr error = std::exchange(e.error, nullptr);
-    queue_.pop();
-    resume_if_below_half();
-    std::rethrow_exception(error);
-  }
-  Datagram d = queue_.front_datagram();
-  taken_sender_ = e.sender;
-  queue_.pop();
+  Entry e = queue_.pop();
   resume_if_below_half();
-  return d;
+  if (e.error) std::rethrow_exception(e.error);
+  taken_sender_ = e.sender;
+  return Datagram(std::move(e.data), std::move(e.addr));
 }
 
 Coroutine<Datagram> DatagramStreamProtocol::recvfrom(DatagramStreamProtocol* self,

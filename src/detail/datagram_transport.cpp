@@ -443,8 +443,7 @@ void DatagramTransportImpl::sendto(std::string_view data) {
 
 void DatagramTransportImpl::send_to(std::string_view data, const sockaddr* addr, socklen_t len) {
   if (queued_sends_ == 0 && !conn_lost_ && !handle_closing()) [[likely]] {
-    const ssize_t n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
-    if (n >= 0) [[likely]] return;
+    if (send_now(data, addr, len) >= 0) [[likely]] return;
   }
   send_other(data, addr, len);
 }
@@ -461,8 +460,7 @@ void DatagramTransportImpl::send_other(std::string_view data, const sockaddr* ad
     // send_to's attempt failed: errno says why (EINTR: try again).
     int err = errno;
     while (err == EINTR) {
-      const ssize_t n = addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
-      if (n >= 0) return;
+      if (send_now(data, addr, len) >= 0) return;
       err = errno;
     }
     if (err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) return error_received(-err);

@@ -120,6 +120,10 @@ class DatagramTransportImpl final : public TransportOf<DatagramTransport, Datagr
   const SocketAddress& address_of(const Record& r) noexcept;
   /// sendto(data, addr) for an address that is not a known sender's.
   [[gnu::noinline]] void sendto_address(std::string_view data, const SocketAddress& addr);
+  /// One sendto(2) (send(2) without an address); errno on failure.
+  ssize_t send_now(std::string_view data, const sockaddr* addr, socklen_t len) const noexcept {
+    return addr ? ::sendto(fd_, data.data(), data.size(), 0, addr, len) : ::send(fd_, data.data(), data.size(), 0);
+  }
   /// Sends at once if nothing is queued and the kernel takes it...
   void send_to(std::string_view data, const sockaddr* addr, socklen_t len);
   /// ... else drops it (lost), reports the error, or queues it.

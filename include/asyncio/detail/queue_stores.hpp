@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,9 +29,18 @@ class FifoStore {
     release(buf_);
   }
 
-  void push(T&& v) {
+  void push(T&& v) { emplace(std::move(v)); }
+  /// Makes the new last item in place, from `args`: T's constructor (with
+  /// parentheses: push() never picks an initializer_list constructor), or
+  /// an aggregate's members.
+  template <class... A>
+  void emplace(A&&... args) {
     if (size_ == cap_) grow();
-    ::new (static_cast<void*>(buf_ + ((head_ + size_) & (cap_ - 1)))) T(std::move(v));
+    void* p = buf_ + ((head_ + size_) & (cap_ - 1));
+    if constexpr (std::is_constructible_v<T, A&&...>)
+      ::new (p) T(std::forward<A>(args)...);
+    else
+      ::new (p) T{std::forward<A>(args)...};
     ++size_;
   }
   T pop() {
@@ -44,6 +54,8 @@ class FifoStore {
   void clear() noexcept {
     for (; size_ > 0; --size_, head_ = (head_ + 1) & (cap_ - 1)) buf_[head_].~T();
   }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
 
  private:
   static T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignof(T)})); }
