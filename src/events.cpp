@@ -453,6 +453,7 @@ void EventLoop::close() {
       },
       nullptr);
   im.signals.reset();  // the watchers free themselves as their handles close
+  im.fd_watchers.reset();  // the same for add_reader / add_writer
   uv_run(&im.uv, UV_RUN_DEFAULT);
   uv_loop_close(&im.uv);
 }

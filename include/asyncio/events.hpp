@@ -163,6 +163,33 @@ class EventLoop {
   /// Removes the handler of `sig`; false if there was none.
   bool remove_signal_handler(int sig);
 
+  /// Calls `callback` (through the ready queue) whenever `fd` is readable
+  /// (≙ loop.add_reader). One reader per descriptor: a second add_reader()
+  /// replaces the first (a call of the old one already due is dropped, as
+  /// CPython cancels its handle). The loop polls `fd` with one libuv poll
+  /// handle shared by its reader and writer. RuntimeError("File descriptor
+  /// N is used by transport <...>") when a transport or server of this loop
+  /// owns `fd`; std::system_error when the kernel cannot poll it (a regular
+  /// file: "[Errno 1] Operation not permitted"). The descriptor must stay
+  /// open until the reader is removed.
+  void add_reader(int fd, std::function<void()> callback);
+  /// The same for writability (≙ loop.add_writer).
+  void add_writer(int fd, std::function<void()> callback);
+  /// Removes the reader of `fd`; false if there was none (and after
+  /// close()). A call already due is dropped. RuntimeError as add_reader()
+  /// for a descriptor a transport owns.
+  bool remove_reader(int fd);
+  /// Removes the writer of `fd`; false if there was none.
+  bool remove_writer(int fd);
+  /// Waits until `fd` is readable (beyond CPython: add_reader() and a
+  /// future in one awaitable). Nothing stays registered once it returns,
+  /// throws or is cancelled. RuntimeError("File descriptor N is already
+  /// waited for by another reader") when a reader is registered for `fd`;
+  /// the errors of add_reader() otherwise. Defined in selector_events.cpp.
+  Coroutine<> wait_readable(int fd);
+  /// Waits until `fd` is writable; as wait_readable().
+  Coroutine<> wait_writable(int fd);
+
   /// Replaces the task factory (≙ loop.set_task_factory); a default
   /// TaskFactory{} restores the default (lazy tasks, no hook).
   void set_task_factory(const TaskFactory& factory);

@@ -76,6 +76,14 @@ class RuntimeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// sendfile(2) cannot be used for this socket, file or transport
+/// (≙ asyncio.SendfileNotAvailableError, a RuntimeError subclass);
+/// sendfile() and sock_sendfile() raise it only with `fallback = false`.
+class SendfileNotAvailableError : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
 /// The operation exceeded its deadline (Python's builtin TimeoutError).
 class TimeoutError : public std::runtime_error {
  public:

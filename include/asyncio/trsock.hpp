@@ -4,8 +4,11 @@
 #ifndef ASYNCIO_TRSOCK_HPP
 #define ASYNCIO_TRSOCK_HPP
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace asyncio {
 
@@ -51,6 +54,51 @@ class TransportSocket {
   std::string repr() const;
 
  private:
+  int fd_;
+};
+
+/// An owned socket descriptor with the few operations of Python's
+/// socket.socket that raw-socket code needs around the sock_*()
+/// coroutines (selector_events.hpp): make, bind, listen, setblocking,
+/// close. Move-only; the destructor closes. Errors are std::system_error,
+/// as Python's OSError.
+class Socket {
+ public:
+  /// socket(family, type, proto), close-on-exec (≙ socket.socket()).
+  explicit Socket(int family = AF_INET, int type = SOCK_STREAM, int proto = 0);
+  /// Takes ownership of the descriptor `fd` (≙ socket.socket(fileno=fd)).
+  static Socket from_fd(int fd) noexcept { return Socket(fd, Adopt{}); }
+  Socket(Socket&& o) noexcept : fd_(o.detach()) {}
+  Socket& operator=(Socket&& o) noexcept;
+  ~Socket() { close(); }
+
+  /// The descriptor; -1 once closed or detached.
+  int fileno() const noexcept { return fd_; }
+  /// O_NONBLOCK off (true) or on (false) (≙ sock.setblocking()).
+  void setblocking(bool flag) const;
+  bool getblocking() const;
+  /// Binds to a numeric `host` (empty: any address) and `port` for IP
+  /// sockets, to the path `host` for AF_UNIX (≙ sock.bind(address)).
+  /// std::invalid_argument("bind(): a numeric host was expected, got
+  /// 'name'") for a name: Python would resolve it, blocking.
+  void bind(std::string_view host, int port = 0) const;
+  /// listen(2) (≙ sock.listen()).
+  void listen(int backlog = 128) const;
+  SocketAddress getsockname() const;
+  /// shutdown(2) with SHUT_RD, SHUT_WR or SHUT_RDWR.
+  void shutdown(int how) const;
+  /// Closes the descriptor (once).
+  void close() noexcept;
+  /// Gives the descriptor up without closing it.
+  int detach() noexcept {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  struct Adopt {};
+  Socket(int fd, Adopt) noexcept : fd_(fd) {}
   int fd_;
 };
 

@@ -8,6 +8,7 @@
 #include <asyncio/executors.hpp>
 #include <asyncio/tasks.hpp>
 
+#include "fd_watcher.hpp"
 #include "report.hpp"
 
 #include <uv.h>
@@ -84,6 +85,7 @@ struct EventLoop::Impl {
   std::shared_ptr<detail::ThreadsafeQueue> posted;
   std::unique_ptr<ThreadPoolExecutor> executor;  // the default one, made on first use
   std::unique_ptr<detail::SignalHandlers> signals;
+  std::unique_ptr<detail::FdWatchers> fd_watchers;  // add_reader / add_writer (selector_events.cpp)
 };
 
 }  // namespace asyncio
