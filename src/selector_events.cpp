@@ -73,18 +73,13 @@ void ensure_fd_no_transport(EventLoop& loop, int fd) {
                      " fd=" + n + ">");
 }
 
-FdWatchers& watchers_of(std::unique_ptr<FdWatchers>& p) {
-  if (!p) p = std::make_unique<FdWatchers>();
-  return *p;
-}
-
 /// ≙ _add_reader / _add_writer: registers one side of `fd`, making its
 /// watcher at the first registration. Returns the watcher.
 FdWatcher& add(EventLoop& loop, FdWatchers& ws, int fd, int event, std::function<void()> cb,
-               const Future<>* waiter) {
+               const Future<>* waiter, bool transport_fd = false) {
   auto it = ws.by_fd.find(fd);
   if (it == ws.by_fd.end()) {
-    ensure_fd_no_transport(loop, fd);
+    if (!transport_fd) ensure_fd_no_transport(loop, fd);
     auto* w = new FdWatcher(&loop.core(), fd);
     if (int rc = w->init(uv_loop_of(loop)); rc < 0) {
       delete w;  // the handle was never initialised
@@ -123,7 +118,7 @@ bool remove(FdWatchers* ws, int fd, int event, const unsigned* gen = nullptr) {
 /// future, removed on the way out however the wait ends (≙ the done
 /// callback _sock_read_done, which removes the reader unless it was
 /// replaced).
-Coroutine<> wait_ready(EventLoop& loop, int fd, int event, FdWatchers& ws) {
+Coroutine<> wait_ready(EventLoop& loop, int fd, int event, FdWatchers& ws, bool transport_fd) {
   if (auto it = ws.by_fd.find(fd); it != ws.by_fd.end()) {
     const FdWatcher::Side& s = it->second->side(event);
     // A waiter whose future is done was cancelled and has not run yet
@@ -138,7 +133,7 @@ Coroutine<> wait_ready(EventLoop& loop, int fd, int event, FdWatchers& ws) {
       [f = &ready] {
         if (!f->done()) f->set_result();
       },
-      &ready);
+      &ready, transport_fd);
   struct Unregister {
     LoopCore* core;
     FdWatchers* ws;  // the loop's, which lives until the loop is closed
@@ -157,14 +152,6 @@ Coroutine<> wait_ready(EventLoop& loop, int fd, int event, FdWatchers& ws) {
 
 /// The errno of a call that would block (or was interrupted): wait, retry.
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
-
-/// CPython's sock.gettimeout() != 0 check, made always (a blocking socket
-/// would stall the whole loop).
-void check_nonblocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0) throw_errno(errno);
-  if (!(flags & O_NONBLOCK)) throw std::invalid_argument("the socket must be non-blocking");
-}
 
 int sockopt(int fd, int name) {
   int v = 0;
@@ -194,16 +181,34 @@ SocketAddress address_of(const sockaddr_storage& ss, socklen_t len) {
 
 }  // namespace
 
+/// CPython's sock.gettimeout() != 0 check, made always (a blocking socket
+/// would stall the whole loop).
+void check_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) throw_errno(errno);
+  if (!(flags & O_NONBLOCK)) throw std::invalid_argument("the socket must be non-blocking");
+}
+
+FdWatchers& fd_watchers(EventLoop& loop) {
+  if (!loop.impl_->fd_watchers) loop.impl_->fd_watchers = std::make_unique<FdWatchers>();
+  return *loop.impl_->fd_watchers;
+}
+
+Coroutine<> wait_transport_writable(EventLoop& loop, int fd) {
+  if (loop.is_closed()) throw RuntimeError("Event loop is closed");
+  return wait_ready(loop, fd, UV_WRITABLE, fd_watchers(loop), true);
+}
+
 }  // namespace detail
 
 void EventLoop::add_reader(int fd, std::function<void()> callback) {
   check_closed();
-  detail::add(*this, detail::watchers_of(impl_->fd_watchers), fd, UV_READABLE, std::move(callback), nullptr);
+  detail::add(*this, detail::fd_watchers(*this), fd, UV_READABLE, std::move(callback), nullptr);
 }
 
 void EventLoop::add_writer(int fd, std::function<void()> callback) {
   check_closed();
-  detail::add(*this, detail::watchers_of(impl_->fd_watchers), fd, UV_WRITABLE, std::move(callback), nullptr);
+  detail::add(*this, detail::fd_watchers(*this), fd, UV_WRITABLE, std::move(callback), nullptr);
 }
 
 bool EventLoop::remove_reader(int fd) {
@@ -220,12 +225,12 @@ bool EventLoop::remove_writer(int fd) {
 
 Coroutine<> EventLoop::wait_readable(int fd) {
   check_closed();
-  return detail::wait_ready(*this, fd, UV_READABLE, detail::watchers_of(impl_->fd_watchers));
+  return detail::wait_ready(*this, fd, UV_READABLE, detail::fd_watchers(*this), false);
 }
 
 Coroutine<> EventLoop::wait_writable(int fd) {
   check_closed();
-  return detail::wait_ready(*this, fd, UV_WRITABLE, detail::watchers_of(impl_->fd_watchers));
+  return detail::wait_ready(*this, fd, UV_WRITABLE, detail::fd_watchers(*this), false);
 }
 
 // The sock_*() coroutines: try the call; on EAGAIN wait for readiness and

@@ -302,6 +302,7 @@ void StreamTransport::deliver_reads() {
 }
 
 void StreamTransport::connection_lost_done() noexcept {
+  if (empty_waiter_ && !empty_waiter_.done()) empty_waiter_.set_exception(lost_exc_ ? lost_exc_ : connection_lost_error());
   // The server last: its wait_closed() may be waiting for this connection.
   reading_ = false;
   if (server_) {
@@ -423,10 +424,25 @@ void StreamTransport::resume_reading() {
 
 // ---- writing ---------------------------------------------------------------
 
+Future<> StreamTransport::make_empty_waiter() {
+  if (empty_waiter_) throw RuntimeError("Empty waiter is already set");
+  empty_waiter_ = core()->owner->create_future();
+  if (buffered_ == 0) empty_waiter_.set_result();
+  return empty_waiter_;
+}
+
+void StreamTransport::reset_empty_waiter() noexcept { empty_waiter_ = Future<>(); }
+
+int StreamTransport::fileno() const noexcept {
+  uv_os_fd_t fd = -1;
+  if (!handle_closing()) uv_fileno(handle(), &fd);
+  return fd;
+}
+
 void StreamTransport::write(std::string_view data) {
   // The common case, kept short: nothing buffered, and the kernel takes all
   // of it at once, without a copy.
-  if (buffered_ == 0 && !eof_ && !conn_lost_ && !read_pipe_ && data.size() - 1 < max_try_write) {
+  if (buffered_ == 0 && !eof_ && !conn_lost_ && !read_pipe_ && !empty_waiter_ && data.size() - 1 < max_try_write) {
     uv_buf_t buf;
     buf.base = const_cast<char*>(data.data());
     buf.len = data.size();
@@ -440,6 +456,7 @@ void StreamTransport::write(std::string_view data) {
 void StreamTransport::writelines(std::span<const std::string_view> list) {
   if (read_pipe_) throw RuntimeError("write() on the read end of a pipe");
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
+  if (empty_waiter_) throw RuntimeError("unable to write; sendfile is in progress");
   std::size_t total = 0;
   for (std::string_view s : list) total += s.size();
   if (total == 0) return;
@@ -514,6 +531,7 @@ void StreamTransport::on_write(uv_write_t* req, int status) noexcept {
   t->inflight_.clear();
   if (!t->pending_.empty()) t->flush();
   if (t->buffered_ == 0 && t->eof_) t->shutdown();
+  if (t->buffered_ == 0 && t->empty_waiter_ && !t->empty_waiter_.done()) t->empty_waiter_.set_result();
   if ((t->protocol_paused_ && t->buffered_ <= t->low_) || (t->closing_ && t->buffered_ == 0)) t->post(ev_writable);
 }
 

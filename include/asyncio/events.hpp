@@ -35,6 +35,9 @@ class ThreadsafeQueue;
 std::shared_ptr<ThreadsafeQueue> threadsafe_port(EventLoop& loop);
 /// The handler add_signal_handler() set for `sig`, null if none (for run()).
 const std::function<void()>* signal_handler(EventLoop& loop, int sig) noexcept;
+struct FdWatchers;
+/// The loop's add_reader / add_writer registrations (made at first use).
+FdWatchers& fd_watchers(EventLoop& loop);
 }  // namespace detail
 
 /// A callback scheduled with call_soon (≙ asyncio.Handle). A copyable
@@ -245,6 +248,7 @@ class EventLoop {
   friend uv_loop_s* detail::uv_loop_of(EventLoop&) noexcept;
   friend std::shared_ptr<detail::ThreadsafeQueue> detail::threadsafe_port(EventLoop&);
   friend const std::function<void()>* detail::signal_handler(EventLoop&, int) noexcept;
+  friend detail::FdWatchers& detail::fd_watchers(EventLoop&);
   void check_closed() const;
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.

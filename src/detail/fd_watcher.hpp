@@ -6,6 +6,8 @@
 #ifndef ASYNCIO_SRC_DETAIL_FD_WATCHER_HPP
 #define ASYNCIO_SRC_DETAIL_FD_WATCHER_HPP
 
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
 #include <asyncio/futures.hpp>
 
 #include "uv_handle.hpp"
@@ -77,6 +79,15 @@ class FdWatcher final : public UvHandle {
 struct FdWatchers {
   std::unordered_map<int, FdWatcher*> by_fd;
 };
+
+/// CPython's `sock.gettimeout() != 0` check of the sock_*() methods:
+/// std::invalid_argument("the socket must be non-blocking").
+void check_nonblocking(int fd);
+
+/// wait_writable() on the descriptor of a transport of the loop, which
+/// loop.sendfile() writes to itself while the transport is paused and
+/// drained (its libuv watcher then polls nothing).
+Coroutine<> wait_transport_writable(EventLoop& loop, int fd);
 
 }  // namespace asyncio::detail
 

@@ -89,6 +89,21 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   bool can_write_eof() const override { return !read_pipe_; }
   void set_protocol(std::shared_ptr<Protocol> protocol) override;
 
+  /// loop.sendfile() (src/sendfile.cpp). ≙ _make_empty_waiter: from now
+  /// on write() refuses ("unable to write; sendfile is in progress"); the
+  /// future completes once the write buffer is empty (failed if the
+  /// connection is lost first). RuntimeError("Empty waiter is already
+  /// set") during another sendfile.
+  Future<> make_empty_waiter();
+  /// ≙ _reset_empty_waiter: writing is allowed again.
+  void reset_empty_waiter() noexcept;
+  /// A connected socket (not a pipe end): sendfile(2) may write to it.
+  bool is_socket() const noexcept { return !write_pipe_ && !read_pipe_; }
+  /// The descriptor, -1 once closing.
+  int fileno() const noexcept;
+  /// ≙ _protocol_paused (for the fallback's flow control).
+  bool protocol_paused() const noexcept { return protocol_paused_; }
+
   /// The server's intrusive list of the connections it accepted.
   StreamTransport* prev_client = nullptr;
   StreamTransport* next_client = nullptr;
@@ -164,6 +179,7 @@ class StreamTransport final : public TransportOf<Transport, Protocol> {
   std::shared_ptr<BaseProtocol> old_lender_;
   std::string inflight_;     // what the pending uv_write sends
   std::string pending_;      // written while that uv_write is in flight
+  Future<> empty_waiter_;    // set while loop.sendfile() runs (make_empty_waiter)
 
   int read_status_ = 0;
   int shutdown_status_ = 0;
