@@ -90,7 +90,13 @@ Coroutine<std::uint64_t> sendfile_native(EventLoop& loop, int sock, int file, Se
     if (sent == 0) break;  // the end of the file
     const int err = errno;
     if (err == EAGAIN || err == EINTR) {
-      co_await (transport_fd ? wait_transport_writable(loop, sock) : loop.wait_writable(sock));
+      // Two statements, not `co_await (c ? a : b)`: GCC 12 destroys the
+      // Coroutine a conditional expression makes inside a co_await twice
+      // (design-notes, "Compilers"; ASan found it here).
+      if (transport_fd)
+        co_await wait_transport_writable(loop, sock);
+      else
+        co_await loop.wait_writable(sock);
       continue;
     }
     // The first call failing means sendfile(2) cannot serve this pair (a
