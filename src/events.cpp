@@ -453,7 +453,10 @@ void EventLoop::close() {
       },
       nullptr);
   im.signals.reset();  // the watchers free themselves as their handles close
-  im.fd_watchers.reset();  // the same for add_reader / add_writer
+  // The add_reader / add_writer watchers free themselves the same way; the
+  // map stays (empty) while the EventLoop exists: a waiting frame freed
+  // later looks its registration up there (selector_events.cpp).
+  if (im.fd_watchers) im.fd_watchers->by_fd.clear();
   uv_run(&im.uv, UV_RUN_DEFAULT);
   uv_loop_close(&im.uv);
 }

@@ -136,13 +136,20 @@ Coroutine<> wait_ready(EventLoop& loop, int fd, int event, FdWatchers& ws, bool 
       &ready, transport_fd);
   struct Unregister {
     LoopCore* core;
-    FdWatchers* ws;  // the loop's, which lives until the loop is closed
+    FdWatchers* ws;  // the loop's, which lives as long as the EventLoop
     int fd;
     int event;
     unsigned gen;
     ~Unregister() {
-      // The loop may be closed (or gone) when a cancelled frame is freed.
-      if (core->owner && !core->owner->is_closed()) remove(ws, fd, event, &gen);
+      // The frame may be freed after the loop was closed (an orphaned task)
+      // or destroyed (owner null: its watchers are long gone). On a closed
+      // loop the watcher, closed or about to be, only forgets this frame.
+      if (core->owner) {
+        if (!core->owner->is_closed())
+          remove(ws, fd, event, &gen);
+        else if (auto it = ws->by_fd.find(fd); it != ws->by_fd.end())
+          it->second->forget(event, gen);
+      }
       core->decref();
     }
   } guard{&loop.core(), &ws, fd, event, w.side(event).gen};

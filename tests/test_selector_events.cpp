@@ -357,3 +357,17 @@ TEST(WaitReadable, PendingAtLoopCloseIsReleased) {
   }
   SUCCEED();
 }
+
+// The task's handle dropped: close() orphans it and frees its frame while
+// the watcher is still open (the frame must not be reached afterwards).
+TEST(WaitReadable, OrphanedAtLoopCloseFreesItsFrameFirst) {
+  auto [r, w] = socketpair();
+  EventLoop loop;
+  loop.set_exception_handler([](EventLoop&, const asyncio::ExceptionContext&) {});
+  loop.create_task(loop.wait_readable(r.fileno()));
+  loop.call_soon([&loop] { loop.stop(); });
+  loop.run_forever();
+  EXPECT_EQ(poll_handles(loop), 1);
+  loop.close();
+  EXPECT_FALSE(loop.remove_reader(r.fileno()));
+}

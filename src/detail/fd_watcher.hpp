@@ -53,6 +53,14 @@ class FdWatcher final : public UvHandle {
   /// Unregisters one side; false if it had none. The caller closes the
   /// watcher once mask() is 0.
   bool clear(int event) noexcept;
+  /// The waiting frame of side `event` (registration `gen`) is being freed
+  /// on a closed loop: drop what refers to it, touching nothing else.
+  void forget(int event, unsigned gen) noexcept {
+    Side& s = side(event);
+    if (s.gen != gen) return;
+    s.waiter = nullptr;
+    s.cb = nullptr;
+  }
   /// Stops polling for good; the watcher frees itself once libuv and the
   /// ready queue let go of it.
   void close() noexcept;
