@@ -468,3 +468,115 @@ TEST(BaseEventLoop, test_create_connection_multiple_errors_local_addr) {
     co_await net_test::close_server(server);
   });
 }
+
+// ---- create_server: several hosts, keep_alive, reuse_port -----------------------------------
+
+namespace {
+
+std::vector<std::string> server_hosts(const asyncio::Server& server) {
+  std::vector<std::string> hosts;
+  for (const auto& s : server.sockets()) hosts.push_back(s.getsockname().host);
+  return hosts;
+}
+
+Coroutine<> create_server_multiple_hosts(std::vector<std::string> hosts, std::vector<std::string> unique_hosts) {
+  auto server = co_await asyncio::create_server(get_running_loop(), null_protocol, hosts, 0);
+  EXPECT_EQ(server_hosts(server), unique_hosts);
+  // Each socket accepts.
+  for (const auto& s : server.sockets()) {
+    auto [t, p] = co_await asyncio::create_connection(get_running_loop(), null_protocol, s.getsockname().host,
+                                                      s.getsockname().port);
+    t->close();
+  }
+  co_await net_test::close_server(server);
+}
+
+}  // namespace
+
+// ≙ test_create_server_multiple_hosts_ipv4: a host given twice is bound once.
+TEST(BaseEventLoop, test_create_server_multiple_hosts_ipv4) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    std::vector<std::string> hosts{"127.0.0.1", "127.0.0.2", "127.0.0.1"}, unique{"127.0.0.1", "127.0.0.2"};
+    co_await create_server_multiple_hosts(hosts, unique);
+  });
+}
+
+TEST(BaseEventLoop, test_create_server_multiple_hosts_ipv6) {
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "no ::1";
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    std::vector<std::string> hosts{"::1", "127.0.0.1", "::1"}, unique{"::1", "127.0.0.1"};
+    co_await create_server_multiple_hosts(hosts, unique);
+  });
+}
+
+// start_server takes the list too; an unknown host fails the whole call,
+// with CPython's message for an empty lookup.
+TEST(BaseEventLoop, StartServerMultipleHosts) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    std::vector<std::string> hosts{"127.0.0.2", "127.0.0.1"};
+    auto server = co_await asyncio::start_server(net_test::echo_lines, hosts, 0);
+    const std::vector<std::string> expected{"127.0.0.2", "127.0.0.1"};
+    EXPECT_EQ(server_hosts(server), expected);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.2", server.sockets()[0].getsockname().port);
+    writer.write("hi\n");
+    EXPECT_EQ(co_await reader.readline(), "hi\n");
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}
+
+// ≙ test_create_server_keep_alive (3.13): SO_KEEPALIVE on the listening
+// socket and so on the connections it accepts; off by default.
+TEST(BaseEventLoop, test_create_server_keep_alive) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    auto& loop = get_running_loop();
+    auto plain = co_await asyncio::create_server(loop, null_protocol, "127.0.0.1", 0);
+    EXPECT_EQ(plain.sockets()[0].getsockopt(SOL_SOCKET, SO_KEEPALIVE), 0);
+    co_await net_test::close_server(plain);
+    asyncio::Future<bool> accepted_keepalive = loop.create_future<bool>();
+    auto on_client = [accepted_keepalive](asyncio::StreamReader, asyncio::StreamWriter w) mutable {
+      auto sock = std::any_cast<asyncio::TransportSocket>(w.get_extra_info("socket"));
+      accepted_keepalive.set_result(sock.getsockopt(SOL_SOCKET, SO_KEEPALIVE) != 0);
+      w.close();
+    };
+    auto server = co_await asyncio::start_server(on_client, "127.0.0.1", 0, {.keep_alive = true});
+    EXPECT_NE(server.sockets()[0].getsockopt(SOL_SOCKET, SO_KEEPALIVE), 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", net_test::port_of(server));
+    EXPECT_TRUE(co_await accepted_keepalive);
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}
+
+// ≙ test_create_server_reuse_port: SO_REUSEPORT only when asked.
+TEST(BaseEventLoop, test_create_server_reuse_port) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    auto& loop = get_running_loop();
+    auto server = co_await asyncio::create_server(loop, null_protocol, "0.0.0.0", 0);
+    CO_ASSERT_EQ(server.sockets().size(), 1u);
+    EXPECT_EQ(server.sockets()[0].getsockopt(SOL_SOCKET, SO_REUSEPORT), 0);
+    co_await net_test::close_server(server);
+    server = co_await asyncio::create_server(loop, null_protocol, "0.0.0.0", 0, {.reuse_port = true});
+    CO_ASSERT_EQ(server.sockets().size(), 1u);
+    EXPECT_NE(server.sockets()[0].getsockopt(SOL_SOCKET, SO_REUSEPORT), 0);
+    co_await net_test::close_server(server);
+  });
+}
+
+// An address this host cannot bind (EADDRNOTAVAIL: 192.0.2.1, TEST-NET-1,
+// is on no interface; nothing is sent) is skipped; none left is an error.
+TEST(BaseEventLoop, CreateServerSkipsAddressesNotAvailable) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    auto& loop = get_running_loop();
+    std::vector<std::string> hosts{"192.0.2.1", "127.0.0.1"};
+    auto server = co_await asyncio::create_server(loop, null_protocol, hosts, 0);
+    const std::vector<std::string> expected{"127.0.0.1"};
+    EXPECT_EQ(server_hosts(server), expected);
+    co_await net_test::close_server(server);
+    std::exception_ptr e = co_await raises(asyncio::create_server(loop, null_protocol, "192.0.2.1", 0));
+    EXPECT_TRUE(holds<std::system_error>(e));
+    EXPECT_EQ(what(e), "could not bind on any address out of [('192.0.2.1', 0)]");
+  });
+}
