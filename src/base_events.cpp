@@ -569,6 +569,72 @@ Coroutine<> start_serving(std::shared_ptr<ServerState> s) {
   co_await YieldAwaiter{};
 }
 
+/// A uv_getnameinfo request; like GaiRequest, freed by its callback when
+/// the lookup was cancelled.
+struct NameInfoRequest {
+  uv_getnameinfo_t req;
+  Future<int> done;
+  std::pair<std::string, std::string> result;
+  bool completed = false;
+  bool abandoned = false;
+
+  static void on_done(uv_getnameinfo_t* req, int status, const char* host, const char* service) noexcept {
+    auto* r = static_cast<NameInfoRequest*>(req->data);
+    r->completed = true;
+    if (r->abandoned) {
+      delete r;
+      return;
+    }
+    if (status == 0) {
+      try {
+        r->result = {host, service};
+      } catch (...) {
+        status = UV_ENOMEM;
+      }
+    }
+    if (!r->done.done()) r->done.set_result(status);
+  }
+};
+
+Coroutine<std::pair<std::string, std::string>> lookup_nameinfo(EventLoop& loop, SocketAddress address, int flags) {
+  // ≙ socket.getnameinfo: the host must be a numeric address (it resolves
+  // it with AI_NUMERICHOST).
+  sockaddr_storage sa{};
+  socklen_t len = 0;
+  if (!numeric_address(address.host, checked_port(address.port, "getnameinfo"), address.family, sa, len))
+    throw_os_error(UV_EAI_NONAME);
+  if (sa.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&sa);
+    in6->sin6_flowinfo = htonl(address.flowinfo);
+    if (address.scope_id) in6->sin6_scope_id = address.scope_id;
+  }
+  auto* req = new NameInfoRequest;
+  req->req.data = req;
+  req->done = loop.create_future<int>();
+  if (int rc = uv_getnameinfo(uv_loop_of(loop), &req->req, &NameInfoRequest::on_done,
+                              reinterpret_cast<const sockaddr*>(&sa), flags);
+      rc < 0) {
+    delete req;
+    throw_os_error(rc);
+  }
+  struct Release {
+    NameInfoRequest* req;
+    ~Release() {
+      if (req->completed) {
+        delete req;
+      } else {
+        // Cancelled: the callback frees the request when it comes.
+        req->abandoned = true;
+        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
+      }
+    }
+  } release{req};
+  Future<int> done = req->done;
+  int status = co_await done;
+  if (status < 0) throw_os_error(status);
+  co_return std::move(req->result);
+}
+
 Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
   Coroutine<std::vector<Resolved>> lookup = resolve(loop, std::move(host), port, o, "getaddrinfo");
   std::vector<Resolved> infos = co_await lookup;
@@ -585,6 +651,15 @@ Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string ho
 Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
                                              AddrInfoOptions options) {
   return detail::lookup_addrinfo(loop, std::string(host), port, options);
+}
+
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, const SocketAddress& address, int flags) {
+  return detail::lookup_nameinfo(loop, address, flags);
+}
+
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string_view host, int port,
+                                                           int flags) {
+  return detail::lookup_nameinfo(loop, SocketAddress{AF_UNSPEC, std::string(host), port}, flags);
 }
 
 const std::shared_ptr<detail::ServerState>& Server::state() const {

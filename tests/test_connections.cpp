@@ -17,6 +17,7 @@
 #include "net_test.hpp"
 
 #include <netinet/in.h>
+#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -578,5 +579,42 @@ TEST(BaseEventLoop, CreateServerSkipsAddressesNotAvailable) {
     std::exception_ptr e = co_await raises(asyncio::create_server(loop, null_protocol, "192.0.2.1", 0));
     EXPECT_TRUE(holds<std::system_error>(e));
     EXPECT_EQ(what(e), "could not bind on any address out of [('192.0.2.1', 0)]");
+  });
+}
+
+// ---- getnameinfo -------------------------------------------------------------------------------
+
+// ≙ test_getnameinfo: the C library's answer, from the thread pool.
+TEST(BaseEventLoop, test_getnameinfo) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    auto& loop = get_running_loop();
+    Resolved r = addr("127.0.0.1", 80);
+    char host[NI_MAXHOST], service[NI_MAXSERV];
+    CO_ASSERT_EQ(::getnameinfo(r.sa(), r.len, host, sizeof host, service, sizeof service, 0), 0);
+    auto [h, s] = co_await asyncio::getnameinfo(loop, "127.0.0.1", 80);
+    EXPECT_EQ(h, host);
+    EXPECT_EQ(s, service);
+    auto numeric = co_await asyncio::getnameinfo(loop, "127.0.0.1", 80, NI_NUMERICHOST | NI_NUMERICSERV);
+    EXPECT_EQ(numeric, (std::pair<std::string, std::string>("127.0.0.1", "80")));
+    const SocketAddress v6{AF_INET6, "::1", 22};
+    auto numeric6 = co_await asyncio::getnameinfo(loop, v6, NI_NUMERICHOST | NI_NUMERICSERV);
+    EXPECT_EQ(numeric6, (std::pair<std::string, std::string>("::1", "22")));
+    // A name is not an address (socket.getnameinfo's gaierror).
+    std::exception_ptr e = co_await raises(asyncio::getnameinfo(loop, "localhost", 80));
+    EXPECT_EQ(what(e), "[Errno -2] Name or service not known");
+    e = co_await raises(asyncio::getnameinfo(loop, "127.0.0.1", 65536));
+    EXPECT_TRUE(holds<std::overflow_error>(e));
+  });
+}
+
+// Cancelled while the thread pool works: nothing is left behind (ASan).
+TEST(BaseEventLoop, GetnameinfoCancelled) {
+  net_test::run_net([](net_test::NetLoop&) -> Coroutine<> {
+    auto task = asyncio::create_task(asyncio::getnameinfo(get_running_loop(), "127.0.0.1", 80));
+    co_await asyncio::sleep(0);
+    task.cancel();
+    std::exception_ptr e = co_await raises(task);
+    EXPECT_TRUE(holds<asyncio::CancelledError>(e) || !e);  // it may have finished first
+    co_await asyncio::sleep(0.05);  // the abandoned request's callback
   });
 }

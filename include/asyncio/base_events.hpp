@@ -209,6 +209,18 @@ class Server {
 Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
                                              AddrInfoOptions options = {});
 
+/// The host and service names of a numeric address (≙ loop.getnameinfo,
+/// socket.getnameinfo): `(host, service)`, e.g. `("localhost", "http")`,
+/// or the numbers with NI_NUMERICHOST / NI_NUMERICSERV in `flags`. Runs in
+/// libuv's thread pool. A host that is not a numeric address throws
+/// std::system_error "[Errno -2] Name or service not known", as CPython's
+/// gaierror. Cancellable.
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, const SocketAddress& address,
+                                                           int flags = 0);
+/// getnameinfo() of `(host, port)`.
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string_view host, int port,
+                                                           int flags = 0);
+
 namespace detail {
 using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
