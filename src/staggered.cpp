@@ -41,7 +41,8 @@ struct Race {
 
   /// ≙ task_done: the race's done-callback of each task.
   void task_done(const TaskRef& task) {
-    running.erase(std::find(running.begin(), running.end(), task));
+    // Absent only once the race's frame has gone (ReleaseTasks).
+    if (auto it = std::find(running.begin(), running.end(), task); it != running.end()) running.erase(it);
     if (on_completed && !on_completed.done() && running.empty()) on_completed.set_result();
     if (task.cancelled()) return;
     if (std::exception_ptr e = task.exception()) unhandled.push_back(e);

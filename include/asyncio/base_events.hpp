@@ -247,10 +247,14 @@ using factory_protocol_t = typename std::invoke_result_t<F&>::element_type;
 
 /// Connects to `host`:`port` over TCP and makes the protocol with
 /// `factory()` (≙ loop.create_connection). The addresses getaddrinfo gives
-/// are tried in order; with all of them failing the error is the one
-/// failure, or "Multiple exceptions: ..." — std::system_error with the
-/// matching std::errc (connection_refused: "[Errno 111] Connect call failed
-/// ('127.0.0.1', 8888)"). The protocol's connection_made() has run when
+/// are tried in order (interleaved by family with `options.interleave`),
+/// or raced with `options.happy_eyeballs_delay` (staggered_race: the first
+/// to connect wins, the others are cancelled and closed before this
+/// returns). With all of them failing the error is the one failure, or
+/// "Multiple exceptions: ..." — std::system_error with the matching
+/// std::errc (connection_refused: "[Errno 111] Connect call failed
+/// ('127.0.0.1', 8888)") — or, with `options.all_errors`,
+/// ExceptionGroup("create_connection failed", every error). The protocol's connection_made() has run when
 /// this returns. TCP_NODELAY is set, as CPython does. Cancellable: nothing
 /// is left open.
 ///
