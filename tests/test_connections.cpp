@@ -216,9 +216,10 @@ TEST(BaseEventLoop, test_create_connection_happy_eyeballs_ipv6_only) {
   happy_eyeballs_case("::1", "::1");
 }
 
-// Without a delay the first address is waited for as long as it takes:
-// here until the caller gives up (nothing is left open).
-TEST(BaseEventLoop, CreateConnectionWithoutHappyEyeballsWaitsForTheFirst) {
+// ≙ test_create_connection_timeout: without a delay the first address is
+// waited for as long as it takes, here until wait_for gives up; the
+// socket is closed (no descriptor left).
+TEST(BaseEventLoop, test_create_connection_timeout) {
   Listener slow("127.0.0.1", true);
   Listener fast("127.0.0.1", false);
   ASSERT_TRUE(slow.ok() && fast.ok());
