@@ -8,6 +8,7 @@
 #include <asyncio/tasks.hpp>
 
 #include "detail/adopt.hpp"
+#include "detail/connect.hpp"
 #include "detail/report.hpp"
 #include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
@@ -57,61 +58,8 @@ struct GaiRequest {
 };
 
 
-std::string describe_what(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<unknown>";
-  }
-}
-
-std::string address_repr(const Resolved& r) { return to_socket_address(r.sa(), r.len).repr(); }
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-/// ≙ the OSError create_connection/create_server raise for a failed bind.
-[[noreturn]] void throw_bind_error(int err, const Resolved& r) {
-  throw_errno(err, "error while attempting to bind on address " + address_repr(r) + ": " +
-                       lower(std::error_code(err, std::system_category()).message()));
-}
-
-/// ≙ the tail of create_connection: one error as it is, several as
-/// "Multiple exceptions: ..." unless they all read the same.
-[[noreturn]] void throw_connect_errors(const std::vector<std::exception_ptr>& errors) {
-  if (errors.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
-  const std::string first = describe_what(errors.front());
-  bool same = true;
-  std::string all;
-  for (const auto& e : errors) {
-    const std::string text = describe_what(e);
-    same = same && text == first;
-    if (!all.empty()) all += ", ";
-    all += text;
-  }
-  if (errors.size() == 1 || same) std::rethrow_exception(errors.front());
-  std::error_code code;
-  try {
-    std::rethrow_exception(errors.front());
-  } catch (const std::system_error& e) {
-    code = e.code();
-  } catch (...) {
-  }
-  throw OSError(code, "Multiple exceptions: " + all);
-}
-
-/// Closes a transport that never got a protocol when the coroutine leaves
-/// early (an error, a cancellation).
-struct DiscardGuard {
-  std::shared_ptr<StreamTransport> t;
-  ~DiscardGuard() {
-    if (t) t->discard();
-  }
-};
+/// ≙ the OSError create_server raises for a failed bind.
+[[noreturn]] void throw_bind_error(int err, const Resolved& r) { throw_errno(err, bind_error_message(err, r)); }
 
 }  // namespace
 
@@ -178,62 +126,6 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
 }
 
 
-Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
-                                              ConnectionOptions options) {
-  if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
-  const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
-  // Named coroutines, not temporaries, inside co_await (GCC 12, see
-  // base_events.hpp).
-  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "connect");
-  std::vector<Resolved> infos = co_await lookup;
-  std::vector<Resolved> local;
-  const bool bind_local = !options.local_host.empty() || options.local_port != 0;
-  if (bind_local) {
-    AddrInfoOptions local_hints = hints;
-    if (options.local_host.empty()) local_hints.flags |= AI_PASSIVE;
-    Coroutine<std::vector<Resolved>> local_lookup =
-        resolve(loop, std::string(options.local_host), options.local_port, local_hints, "bind");
-    local = co_await local_lookup;
-    if (local.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
-  }
-  std::vector<std::exception_ptr> errors;
-  DiscardGuard conn;
-  for (const Resolved& info : infos) {
-    conn.t = StreamTransport::make(loop, StreamTransport::Kind::tcp);
-    int status = 0;
-    if (bind_local) {
-      status = UV_EAFNOSUPPORT;
-      for (const Resolved& l : local) {
-        if (l.family != info.family) continue;
-        status = uv_tcp_bind(conn.t->tcp(), l.sa(), 0);
-        if (status == 0) break;
-        errors.push_back(
-            make_os_error(status, "error while attempting to bind on address " + address_repr(l) + ": " +
-                                      lower(uv_error_code(status).message())));
-      }
-      if (status != 0) {
-        if (status == UV_EAFNOSUPPORT)
-          errors.push_back(make_os_error(status, "no matching local address with family=" +
-                                                     std::to_string(info.family) + " found"));
-        conn.t->discard();
-        conn.t = nullptr;
-        continue;
-      }
-    }
-    Future<int> connected = loop.create_future<int>();
-    status = conn.t->connect(info.sa(), connected);
-    if (status == 0) status = co_await connected;
-    if (status == 0) break;
-    errors.push_back(make_os_error(status, "Connect call failed " + address_repr(info)));
-    conn.t->discard();
-    conn.t = nullptr;
-  }
-  if (!conn.t) throw_connect_errors(errors);
-  std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
-}
-
 Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
   // Connected here rather than by uv_pipe_connect, which truncates a long
   // path (reaching another socket) and cannot name an abstract one. A Unix
@@ -241,7 +133,7 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
   // libuv reports it too).
   sockaddr_un un;
   const socklen_t len = unix_address(path, un);
-  DiscardGuard conn{StreamTransport::make(loop, StreamTransport::Kind::pipe)};
+  DiscardGuard conn(StreamTransport::make(loop, StreamTransport::Kind::pipe));
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno(errno);
   int rc;
@@ -258,7 +150,7 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
     throw_os_error(status);
   }
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
+  std::shared_ptr<Transport> transport = connect_protocol(conn.release(), protocol);
   co_return ConnectionResult{std::move(transport), std::move(protocol)};
 }
 
@@ -433,6 +325,12 @@ int open_socket(int family, int proto) {
   return fd;
 }
 
+/// ≙ repr() of a str: 'host' (a quote inside switches to "...").
+std::string python_str_repr(const std::string& s) {
+  const char q = s.find('\'') != std::string::npos && s.find('"') == std::string::npos ? '"' : '\'';
+  return q + s + q;
+}
+
 void set_int_option(int fd, int level, int name) {
   int one = 1;
   if (::setsockopt(fd, level, name, &one, sizeof one) != 0) {
@@ -444,24 +342,28 @@ void set_int_option(int fd, int level, int name) {
 
 }  // namespace
 
-void ServerState::add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options) {
+bool ServerState::add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options) {
   // The socket is made and bound here rather than by libuv, which would
   // defer EADDRINUSE to listen() and always set SO_REUSEADDR.
-  int fd = open_socket(addr->sa_family, 0);
+  const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;  // ≙ "Assume it's a bad family/type/protocol combination."
   if (options.reuse_address) set_int_option(fd, SOL_SOCKET, SO_REUSEADDR);
   if (options.reuse_port) set_int_option(fd, SOL_SOCKET, SO_REUSEPORT);
+  if (options.keep_alive) set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE);
   // Disable IPv4/IPv6 dual stack, as CPython does: "::" and "0.0.0.0" are
   // two separate sockets.
   if (addr->sa_family == AF_INET6) set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY);
   if (::bind(fd, addr, len) != 0) {
     int err = errno;
     ::close(fd);
+    if (err == EADDRNOTAVAIL) return false;
     Resolved r;
     std::memcpy(&r.addr, addr, len);
     r.len = len;
     throw_bind_error(err, r);
   }
   listeners.push_back(Listener::make(shared_from_this(), StreamTransport::Kind::tcp, fd));
+  return true;
 }
 
 void ServerState::add_unix_listener(const std::string& path, const ServerOptions& options) {
@@ -568,17 +470,32 @@ struct CloseOnError {
 
 }  // namespace
 
-Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::vector<std::string> hosts, int port,
                                 ServerOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
   const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
-  Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "bind");
-  std::vector<Resolved> infos = co_await lookup;
-  if (infos.empty()) throw_errno(EINVAL, "getaddrinfo() returned empty list");
+  // Every address of every host, each once (CPython makes a set of them;
+  // here the first-seen order is kept). The lookups run one after the
+  // other where CPython gathers them.
+  std::vector<Resolved> infos;
+  for (const std::string& host : hosts) {
+    Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "bind");
+    std::vector<Resolved> found = co_await lookup;
+    if (found.empty())
+      throw_os_message("getaddrinfo(" + (host.empty() ? std::string("None") : python_str_repr(host)) +
+                       ") returned empty list");
+    for (Resolved& r : found)
+      if (std::find(infos.begin(), infos.end(), r) == infos.end()) infos.push_back(std::move(r));
+  }
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   {
     CloseOnError guard{state};
     for (const Resolved& info : infos) state->add_tcp_listener(info.sa(), info.len, options);
+    if (state->listeners.empty()) {
+      std::string all;
+      for (const Resolved& info : infos) all += (all.empty() ? "" : ", ") + to_socket_address(info.sa(), info.len).repr();
+      throw_os_message("could not bind on any address out of [" + all + "]");
+    }
     guard.done = true;
   }
   Coroutine<Server> finish = finish_server(std::move(state), options.start_serving);
@@ -652,6 +569,72 @@ Coroutine<> start_serving(std::shared_ptr<ServerState> s) {
   co_await YieldAwaiter{};
 }
 
+/// A uv_getnameinfo request; like GaiRequest, freed by its callback when
+/// the lookup was cancelled.
+struct NameInfoRequest {
+  uv_getnameinfo_t req;
+  Future<int> done;
+  std::pair<std::string, std::string> result;
+  bool completed = false;
+  bool abandoned = false;
+
+  static void on_done(uv_getnameinfo_t* req, int status, const char* host, const char* service) noexcept {
+    auto* r = static_cast<NameInfoRequest*>(req->data);
+    r->completed = true;
+    if (r->abandoned) {
+      delete r;
+      return;
+    }
+    if (status == 0) {
+      try {
+        r->result = {host, service};
+      } catch (...) {
+        status = UV_ENOMEM;
+      }
+    }
+    if (!r->done.done()) r->done.set_result(status);
+  }
+};
+
+Coroutine<std::pair<std::string, std::string>> lookup_nameinfo(EventLoop& loop, SocketAddress address, int flags) {
+  // ≙ socket.getnameinfo: the host must be a numeric address (it resolves
+  // it with AI_NUMERICHOST).
+  sockaddr_storage sa{};
+  socklen_t len = 0;
+  if (!numeric_address(address.host, checked_port(address.port, "getnameinfo"), address.family, sa, len))
+    throw_os_error(UV_EAI_NONAME);
+  if (sa.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&sa);
+    in6->sin6_flowinfo = htonl(address.flowinfo);
+    if (address.scope_id) in6->sin6_scope_id = address.scope_id;
+  }
+  auto* req = new NameInfoRequest;
+  req->req.data = req;
+  req->done = loop.create_future<int>();
+  if (int rc = uv_getnameinfo(uv_loop_of(loop), &req->req, &NameInfoRequest::on_done,
+                              reinterpret_cast<const sockaddr*>(&sa), flags);
+      rc < 0) {
+    delete req;
+    throw_os_error(rc);
+  }
+  struct Release {
+    NameInfoRequest* req;
+    ~Release() {
+      if (req->completed) {
+        delete req;
+      } else {
+        // Cancelled: the callback frees the request when it comes.
+        req->abandoned = true;
+        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
+      }
+    }
+  } release{req};
+  Future<int> done = req->done;
+  int status = co_await done;
+  if (status < 0) throw_os_error(status);
+  co_return std::move(req->result);
+}
+
 Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
   Coroutine<std::vector<Resolved>> lookup = resolve(loop, std::move(host), port, o, "getaddrinfo");
   std::vector<Resolved> infos = co_await lookup;
@@ -668,6 +651,15 @@ Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string ho
 Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
                                              AddrInfoOptions options) {
   return detail::lookup_addrinfo(loop, std::string(host), port, options);
+}
+
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, const SocketAddress& address, int flags) {
+  return detail::lookup_nameinfo(loop, address, flags);
+}
+
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string_view host, int port,
+                                                           int flags) {
+  return detail::lookup_nameinfo(loop, SocketAddress{AF_UNSPEC, std::string(host), port}, flags);
 }
 
 const std::shared_ptr<detail::ServerState>& Server::state() const {

@@ -601,9 +601,10 @@ Coroutine<Server> start_adopted(ClientConnectedCallback cb, ServerOptions option
   co_return co_await create;
 }
 
-Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options) {
+Coroutine<Server> start_server(ClientConnectedCallback cb, std::vector<std::string> hosts, int port,
+                               ServerOptions options) {
   ProtocolFactory factory = stream_factory(std::move(cb), options.limit);
-  Coroutine<Server> create = create_server(get_running_loop(), std::move(factory), std::move(host), port, options);
+  Coroutine<Server> create = create_server(get_running_loop(), std::move(factory), std::move(hosts), port, options);
   co_return co_await create;
 }
 

@@ -64,6 +64,20 @@ struct ConnectionOptions {
   /// local_port is 0.
   std::string_view local_host = {};
   int local_port = 0;
+  /// Happy Eyeballs (RFC 8305, 3.8): when an address has not connected
+  /// after this many seconds (or has failed), the next one is tried in
+  /// parallel; the first to connect wins and the others are cancelled and
+  /// closed. nullopt (None): one address after another. RFC 8305
+  /// recommends 0.25.
+  std::optional<double> happy_eyeballs_delay = std::nullopt;
+  /// Reorders the addresses by family (3.8): `interleave = 1` alternates
+  /// the families, `n` takes n - 1 of the first family first. nullopt:
+  /// 1 with happy_eyeballs_delay, else 0 (getaddrinfo's order).
+  std::optional<int> interleave = std::nullopt;
+  /// When every address fails (3.12): ExceptionGroup("create_connection
+  /// failed", every error) instead of the one error or "Multiple
+  /// exceptions: ...".
+  bool all_errors = false;
   /// open_connection() only: the StreamReader's limit (64 KiB).
   std::ptrdiff_t limit = 1 << 16;
   /// An already connected stream socket to use (`sock=`), with no host
@@ -80,6 +94,9 @@ struct ServerOptions {
   bool reuse_address = true;
   /// SO_REUSEPORT: several servers (one loop per thread) on one port.
   bool reuse_port = false;
+  /// SO_KEEPALIVE on the listening sockets, which the accepted connections
+  /// inherit (3.13): the kernel probes idle peers.
+  bool keep_alive = false;
   /// When false, the server is bound but accepts nothing until
   /// start_serving() or serve_forever().
   bool start_serving = true;
@@ -192,6 +209,18 @@ class Server {
 Coroutine<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::string_view host, int port,
                                              AddrInfoOptions options = {});
 
+/// The host and service names of a numeric address (≙ loop.getnameinfo,
+/// socket.getnameinfo): `(host, service)`, e.g. `("localhost", "http")`,
+/// or the numbers with NI_NUMERICHOST / NI_NUMERICSERV in `flags`. Runs in
+/// libuv's thread pool. A host that is not a numeric address throws
+/// std::system_error "[Errno -2] Name or service not known", as CPython's
+/// gaierror. Cancellable.
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, const SocketAddress& address,
+                                                           int flags = 0);
+/// getnameinfo() of `(host, port)`.
+Coroutine<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string_view host, int port,
+                                                           int flags = 0);
+
 namespace detail {
 using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
@@ -218,10 +247,14 @@ using factory_protocol_t = typename std::invoke_result_t<F&>::element_type;
 
 /// Connects to `host`:`port` over TCP and makes the protocol with
 /// `factory()` (≙ loop.create_connection). The addresses getaddrinfo gives
-/// are tried in order; with all of them failing the error is the one
-/// failure, or "Multiple exceptions: ..." — std::system_error with the
-/// matching std::errc (connection_refused: "[Errno 111] Connect call failed
-/// ('127.0.0.1', 8888)"). The protocol's connection_made() has run when
+/// are tried in order (interleaved by family with `options.interleave`),
+/// or raced with `options.happy_eyeballs_delay` (staggered_race: the first
+/// to connect wins, the others are cancelled and closed before this
+/// returns). With all of them failing the error is the one failure, or
+/// "Multiple exceptions: ..." — std::system_error with the matching
+/// std::errc (connection_refused: "[Errno 111] Connect call failed
+/// ('127.0.0.1', 8888)") — or, with `options.all_errors`,
+/// ExceptionGroup("create_connection failed", every error). The protocol's connection_made() has run when
 /// this returns. TCP_NODELAY is set, as CPython does. Cancellable: nothing
 /// is left open.
 ///
@@ -347,7 +380,7 @@ Coroutine<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> cre
 }
 
 namespace detail {
-Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
+Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::vector<std::string> hosts, int port,
                                 ServerOptions options);
 Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
                                      ServerOptions options);
@@ -359,13 +392,27 @@ Coroutine<Server> adopt_server(EventLoop& loop, ProtocolFactory factory, ServerO
 /// IPv6; port 0: an ephemeral port per socket). Each accepted connection
 /// gets `factory()` as its protocol, on a later pass. Throws
 /// std::system_error ("[Errno 98] error while attempting to bind on
-/// address ('127.0.0.1', 8888): address already in use").
+/// address ('127.0.0.1', 8888): address already in use"). An address
+/// whose family this host lacks (no socket, EADDRNOTAVAIL) is skipped, as
+/// CPython does; none left: "could not bind on any address out of [...]".
 template <class F>
   requires std::is_convertible_v<F, ProtocolFactory>
 Coroutine<Server> create_server(EventLoop& loop, F&& factory, std::string_view host, int port,
                                 ServerOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), std::string(host), port, options);
+  return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), {std::string(host)}, port, options);
+}
+
+/// create_server() on several hosts (≙ a sequence as `host`): the
+/// addresses of every host, each bound once however many hosts resolve to
+/// it. Under GCC 12 name the vector first (a braced list inside `co_await`
+/// does not compile there).
+template <class F>
+  requires std::is_convertible_v<F, ProtocolFactory>
+Coroutine<Server> create_server(EventLoop& loop, F&& factory, const std::vector<std::string>& hosts, int port,
+                                ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::create_server(loop, ProtocolFactory(std::forward<F>(factory)), hosts, port, options);
 }
 
 /// create_server(sock=...): listens on an already bound stream socket

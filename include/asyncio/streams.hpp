@@ -220,7 +220,8 @@ namespace detail {
 Coroutine<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, int port,
                                                                  ConnectionOptions options);
 Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, ConnectionOptions options);
-Coroutine<Server> start_server(ClientConnectedCallback cb, std::string host, int port, ServerOptions options);
+Coroutine<Server> start_server(ClientConnectedCallback cb, std::vector<std::string> hosts, int port,
+                               ServerOptions options);
 Coroutine<Server> start_unix_server(ClientConnectedCallback cb, std::string path, ServerOptions options);
 Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions options, Adopt what);
 Coroutine<Server> start_adopted(ClientConnectedCallback cb, ServerOptions options, bool unix_socket);
@@ -283,8 +284,18 @@ template <class F>
 Coroutine<Server> start_server(F&& client_connected_cb, std::string_view host, int port,
                                ServerOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::start_server(detail::client_connected(std::forward<F>(client_connected_cb)), std::string(host),
+  return detail::start_server(detail::client_connected(std::forward<F>(client_connected_cb)), {std::string(host)},
                               port, options);
+}
+
+/// start_server() on several hosts (≙ a sequence as `host`), as
+/// create_server(): each address bound once. Name the vector first under
+/// GCC 12.
+template <class F>
+Coroutine<Server> start_server(F&& client_connected_cb, const std::vector<std::string>& hosts, int port,
+                               ServerOptions options = {}) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::start_server(detail::client_connected(std::forward<F>(client_connected_cb)), hosts, port, options);
 }
 
 /// `host = None`: every interface, as an empty host.

@@ -229,8 +229,10 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   std::size_t client_count = 0;
 
   /// Opens a listening TCP socket bound to `addr` (≙ the socket part of
-  /// create_server). Throws OSError.
-  void add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options);
+  /// create_server). False when the address cannot be used here (no
+  /// socket of its family, or EADDRNOTAVAIL: the family is not enabled,
+  /// bpo-30945), as CPython skips it; throws OSError for any other error.
+  bool add_tcp_listener(const sockaddr* addr, socklen_t len, const ServerOptions& options);
   /// The same for a Unix socket at `path`.
   void add_unix_listener(const std::string& path, const ServerOptions& options);
   void start_serving();
