@@ -628,30 +628,6 @@ TEST(CallStack, test_capture_current_task) {
       << text;
 }
 
-TEST(CallStack, test_stack_awaiting_each_other) {
-  // A deadlock of two tasks awaiting each other: the graph ends.
-  TestLoop t;
-  asyncio::Future<asyncio::Task<>> other_fut = t.loop.create_future<asyncio::Task<>>();
-  auto waits_on = [](asyncio::Future<asyncio::Task<>> f) -> Coroutine<> {
-    asyncio::Task<> other = co_await f;
-    co_await other;
-  };
-  auto a = t.loop.create_task(waits_on(other_fut), "a");
-  asyncio::Future<asyncio::Task<>> a_fut = t.loop.create_future<asyncio::Task<>>();
-  auto b = t.loop.create_task(waits_on(a_fut), "b");
-  t.run_briefly();
-  other_fut.set_result(b);
-  a_fut.set_result(a);
-  t.run_passes(3);
-  asyncio::FutureCallGraph g = asyncio::capture_call_graph(a);
-  ASSERT_EQ(g.awaited_by.size(), 1u);
-  EXPECT_EQ(g.awaited_by[0].task, b);
-  EXPECT_TRUE(g.awaited_by[0].awaited_by.empty());
-  a.cancel();
-  b.cancel();
-  t.run_passes(3);
-}
-
 // ---- ResourceWarning ------------------------------------------------------
 
 TEST(BaseEventLoop, test_unclosed_server_warning) {
