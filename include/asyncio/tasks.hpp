@@ -148,8 +148,8 @@ inline const TaskFactory eager_task_factory{.eager = true, .on_create = {}};
 /// (the body starts on a later pass, after the caller suspends). Throws
 /// RuntimeError("no running event loop") outside a loop.
 template <class T>
-Task<T> create_task(Coroutine<T> coro, std::string name = {},
-                    std::source_location where = std::source_location::current()) {
+[[gnu::always_inline]] inline Task<T> create_task(Coroutine<T> coro, std::string name = {},
+                                                  std::source_location where = std::source_location::current()) {
   return detail::running_core().owner->start_task(std::move(coro), name, where);
 }
 
@@ -217,8 +217,12 @@ Task<typename detail::function_coroutine_t<F, A...>::value_type> EventLoop::crea
   return create_task(detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
 }
 
+// Inlined into create_task's caller so that `where` (a constant address)
+// is materialised only on the debug-mode branch: debug mode off, the
+// creation site costs nothing (design-notes.md "Debug mode").
 template <class T>
-Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name, std::source_location where) {
+[[gnu::always_inline]] inline Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name,
+                                                            std::source_location where) {
   check_call();
   auto h = coro.release();
   h.promise().start(core_, h, name);
