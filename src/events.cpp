@@ -140,7 +140,9 @@ void untrack_call(ThreadsafeQueue& port, ExecutorCall* call) noexcept { port.unt
 
 LoopCore::~LoopCore() { delete records; }
 
-std::string HandleState::repr() const { return "<Handle" + created_at(site ? &*site : nullptr) + ">"; }
+std::string HandleState::repr() const {
+  return std::string("<Handle") + (cancelled ? " cancelled" : "") + created_at(site ? &*site : nullptr) + ">";
+}
 
 void LoopCore::drain_threadsafe() noexcept {
   for (HandleState* h : static_cast<ThreadsafeQueue*>(threadsafe_queue)->take()) enqueue(h);
@@ -535,7 +537,12 @@ void EventLoop::set_task_factory(const TaskFactory& factory) {
 const TaskFactory& EventLoop::get_task_factory() const noexcept { return impl_->task_factory; }
 
 void EventLoop::launch_task(detail::TaskCore& task, std::source_location where) {
-  if (core_->debug) task.trace(where);
+  if (core_->debug) {
+    try {
+      task.trace(where);
+    } catch (...) {  // out of memory: the task goes on without its site
+    }
+  }
   if (impl_->task_factory.on_create) {
     try {
       task.incref();

@@ -54,6 +54,7 @@ Coroutine<> nothing() { co_return; }
 // ---- test_base_events.py -------------------------------------------------
 
 TEST(BaseEventLoop, test_set_debug) {
+  DebugEnv env(nullptr);
   TestLoop t;
   EXPECT_FALSE(t.loop.get_debug());
   t.loop.set_debug(true);
