@@ -6,8 +6,9 @@
 
 #include <asyncio/graph.hpp>
 
+#include <fnmatch.h>
+
 #include <cstdlib>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -45,7 +46,11 @@ class DebugEnv {
   bool had_ = false;
 };
 
-bool matches(const std::string& text, const std::string& pattern) { return std::regex_search(text, std::regex(pattern)); }
+/// The whole of `text` matches the shell pattern (`*` is any text, `\\*` a
+/// star). (std::regex trips GCC 12's -Wmaybe-uninitialized under ASan.)
+bool matches(const std::string& text, const std::string& pattern) {
+  return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
 
 Coroutine<> nothing() { co_return; }
 
@@ -169,7 +174,7 @@ TEST(BaseEventLoop, test_log_slow_callbacks) {
   t.loop.call_soon([&] { t.loop.stop(); });
   t.loop.run_forever();
   std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(matches(err, "^Executing <Handle created at .*test_debug\\.cpp:[0-9]+> took .* seconds\n")) << err;
+  EXPECT_TRUE(matches(err, "Executing <Handle created at *test_debug.cpp:*> took * seconds\n")) << err;
   // A slow task.
   testing::internal::CaptureStderr();
   auto stop_loop_coro = [](EventLoop& loop) -> Coroutine<> {
@@ -179,8 +184,8 @@ TEST(BaseEventLoop, test_log_slow_callbacks) {
   (void)t.loop.create_task(stop_loop_coro(t.loop), "stop_loop_coro");
   t.loop.run_forever();
   err = testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(matches(err, "^Executing <Task finished name='stop_loop_coro' created at .*test_debug\\.cpp:[0-9]+> "
-                           "took .* seconds\n"))
+  EXPECT_TRUE(matches(err, "Executing <Task finished name='stop_loop_coro' created at *test_debug.cpp:*> "
+                           "took * seconds\n"))
       << err;
 }
 
@@ -226,8 +231,8 @@ TEST(BaseEventLoop, test_slow_task_step_after_wakeup) {
   const int line = __LINE__ + 1;
   auto task = t.loop.create_task(slow_after_wakeup(t.loop, fut), "slow");
   t.run_passes(2);  // suspended on fut
-  EXPECT_TRUE(matches(task.repr(), "^<Task pending name='slow' wait_for=<Future pending created at .*test_debug\\.cpp:[0-9]+> "
-                                   "created at .*test_debug\\.cpp:[0-9]+>$"))
+  EXPECT_TRUE(matches(task.repr(), "<Task pending name='slow' wait_for=<Future pending created at *test_debug.cpp:*> "
+                                   "created at *test_debug.cpp:*>"))
       << task.repr();
   testing::internal::CaptureStderr();
   fut.set_result();
@@ -247,7 +252,7 @@ TEST(BaseEventLoop, test_set_exc_handler_custom) {
   t.run_passes(1);
   ASSERT_EQ(t.log.calls.size(), 1u);
   const asyncio::ExceptionContext& c = t.log.calls[0];
-  EXPECT_TRUE(matches(c.message, "^Exception in callback <Handle created at .*test_debug\\.cpp:[0-9]+>$")) << c.message;
+  EXPECT_TRUE(matches(c.message, "Exception in callback <Handle created at *test_debug.cpp:*>")) << c.message;
   ASSERT_TRUE(c.source_traceback);
   EXPECT_EQ(c.source_traceback->line(), static_cast<unsigned>(line));
   EXPECT_STREQ(c.source_traceback->file_name(), __FILE__);
@@ -321,7 +326,7 @@ TEST(TaskTests, test_task_repr) {
   const std::string site = std::string(" created at ") + __FILE__ + ":" + std::to_string(__LINE__ - 1);
   EXPECT_EQ(task.repr(), "<Task pending name='notmuch'" + site + ">");
   t.run_briefly();
-  EXPECT_TRUE(matches(task.repr(), "^<Task pending name='notmuch' wait_for=<Future pending> created at ")) << task.repr();
+  EXPECT_TRUE(matches(task.repr(), "<Task pending name='notmuch' wait_for=<Future pending> created at *")) << task.repr();
   ev.set();
   t.loop.run_until_complete(task);
   EXPECT_EQ(task.repr(), "<Task finished name='notmuch'" + site + ">");
@@ -469,7 +474,7 @@ void check_future_exception_never_retrieved(bool debug) {
   testing::internal::CaptureStderr();
   t.loop.default_exception_handler(c);
   const std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(matches(err, "^Future exception was never retrieved\n")) << err;
+  EXPECT_TRUE(matches(err, "Future exception was never retrieved\n*")) << err;
   const std::string site = std::string("File \"") + __FILE__ + "\", line " + std::to_string(line);
   EXPECT_EQ(err.find("Object created at (most recent call last):\n  " + site) != std::string::npos, debug) << err;
   EXPECT_EQ(c.future.find(" created at ") != std::string::npos, debug) << c.future;
@@ -593,10 +598,11 @@ TEST(CallStack, test_stack_task) {
 
   // format_call_graph(): CPython's shape.
   const std::string text = asyncio::format_call_graph(root);
-  const std::string frame = "  \\|   <coroutine 0x[0-9a-f]+>\n";
-  const std::string pattern = "^\\* Task\\(name='c2_root', id=0x[0-9a-f]+\\)\n  \\+ Call stack:\n" + frame + frame +
-                              frame + "  \\+ Awaited by:\n    \\* Task\\(name='sub_main_1', id=0x[0-9a-f]+\\)\n" +
-                              "      \\+ Call stack:\n    " + frame + "    \\* Task\\(name='sub_main_2'";
+  const std::string frame = "  |   <coroutine 0x*>\n";
+  const std::string pattern = "\\* Task(name='c2_root', id=0x*)\n  + Call stack:\n" + frame + frame + frame +
+                              "  + Awaited by:\n    \\* Task(name='sub_main_1', id=0x*)\n      + Call stack:\n    " +
+                              frame + "    \\* Task(name='sub_main_2', id=0x*)\n      + Call stack:\n" +
+                              "      |   <coroutine 0x*>";
   EXPECT_TRUE(matches(text, pattern)) << text;
   std::ostringstream out;
   asyncio::print_call_graph(root, {}, &out);
@@ -625,7 +631,7 @@ TEST(CallStack, test_capture_current_task) {
       }(text),
       "me");
   t.loop.run_until_complete(task);
-  EXPECT_TRUE(matches(text, "^\\* Task\\(name='me', id=0x[0-9a-f]+\\)\n  \\+ Call stack:\n  \\|   <coroutine 0x[0-9a-f]+>$"))
+  EXPECT_TRUE(matches(text, "\\* Task(name='me', id=0x*)\n  + Call stack:\n  |   <coroutine 0x*>"))
       << text;
 }
 
@@ -642,6 +648,6 @@ TEST(BaseEventLoop, test_unclosed_server_warning) {
     testing::internal::CaptureStderr();
     t.loop.close();
     const std::string err = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(matches(err, "ResourceWarning: unclosed server <Server socket fd=[0-9]+>"), debug) << err;
+    EXPECT_EQ(matches(err, "*ResourceWarning: unclosed server <Server socket fd=*>*"), debug) << err;
   }
 }
