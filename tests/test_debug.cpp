@@ -651,3 +651,38 @@ TEST(BaseEventLoop, test_unclosed_server_warning) {
     EXPECT_EQ(matches(err, "*ResourceWarning: unclosed server <Server socket fd=*>*"), debug) << err;
   }
 }
+
+TEST(BaseEventLoop, test_unclosed_transport_warning) {
+  // A connection neither side closed: both transports are reported.
+  TestLoop t(false);
+  t.loop.set_debug(true);
+  std::vector<asyncio::StreamWriter> kept;
+  auto handler = [&kept](asyncio::StreamReader, asyncio::StreamWriter w) -> Coroutine<> {
+    kept.push_back(w);
+    co_return;
+  };
+  asyncio::Server server = t.loop.run_until_complete(asyncio::start_server(handler, "127.0.0.1", 0));
+  const int port = server.sockets().at(0).getsockname().port;
+  auto connection = t.loop.run_until_complete(asyncio::open_connection("127.0.0.1", port));  // kept open
+  t.run_passes(5);
+  server.close();
+  t.run_passes(2);
+  testing::internal::CaptureStderr();
+  t.loop.close();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(matches(err, "ResourceWarning: unclosed transport <SocketTransport fd=*>\n"
+                           "ResourceWarning: unclosed transport <SocketTransport fd=*>\n"))
+      << err;
+}
+
+TEST(BaseEventLoop, test_unclosed_subprocess_warning) {
+  TestLoop t(false);
+  t.loop.set_debug(true);
+  const std::vector<std::string> args{"10"};
+  asyncio::Process proc = t.loop.run_until_complete(asyncio::create_subprocess_exec("sleep", args));
+  testing::internal::CaptureStderr();
+  t.loop.close();  // kills and collects it
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "ResourceWarning: unclosed transport <SubprocessTransport pid=" + std::to_string(proc.pid()) +
+                     " running>\n");
+}
