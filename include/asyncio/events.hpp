@@ -83,7 +83,7 @@ struct ExceptionContext {
   const void* source = nullptr;  ///< identity of that task/future (TaskRef::native())
   /// Debug mode: where that task, future or handle was created
   /// (≙ `source_traceback`, printed as "Object created at ...").
-  std::optional<std::source_location> source_traceback;
+  std::optional<std::source_location> source_traceback = std::nullopt;
 };
 
 class EventLoop;
