@@ -9,6 +9,7 @@
 
 #include "detail/adopt.hpp"
 #include "detail/connect.hpp"
+#include "detail/debug.hpp"
 #include "detail/report.hpp"
 #include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
@@ -207,7 +208,10 @@ class ServerState::Listener final : public UvHandle {
     ::close(std::exchange(fd_, -1));
   }
   /// Through the server, so that its list of listeners stays right.
-  void close_for_loop_shutdown() noexcept override { server_->close(); }
+  void close_for_loop_shutdown() noexcept override {
+    if (core()->debug) warn_unclosed(core(), "server <Server socket fd=" + std::to_string(fd_) + ">");
+    server_->close();
+  }
 
   std::string unix_path;  // set when cleanup_socket applies
   ino_t unix_ino = 0;

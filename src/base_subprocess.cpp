@@ -9,6 +9,7 @@
 #include <asyncio/exceptions.hpp>
 #include <asyncio/sleep.hpp>
 
+#include "detail/debug.hpp"
 #include "detail/report.hpp"
 #include "detail/uv_error.hpp"
 #include "detail/uv_loop.hpp"
@@ -246,6 +247,7 @@ void SubprocessTransportImpl::close_for_loop_shutdown() noexcept {
   // The loop will run nothing more: a child still running is killed and
   // collected here, so that it does not outlive the loop as a zombie.
   const bool running = !exited_;
+  if (core()->debug) warn_unclosed(core(), "transport <SubprocessTransport pid=" + std::to_string(pid_) + (running ? " running>" : ">"));
   close_handle();
   if (running) {
     ::kill(pid_, SIGKILL);

@@ -6,6 +6,7 @@
 #include <asyncio/tasks.hpp>
 #include <asyncio/threads.hpp>
 
+#include "detail/debug.hpp"
 #include "detail/loop_impl.hpp"
 #include "detail/report.hpp"
 #include "detail/threadsafe.hpp"
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -33,10 +35,15 @@ namespace detail {
 
 void print_context(const ExceptionContext& ctx) noexcept {
   try {
+    // CPython's order: the context's keys sorted.
     std::string text = ctx.message;
-    if (!ctx.task.empty()) text += "\ntask: " + ctx.task;
     if (!ctx.future.empty()) text += "\nfuture: " + ctx.future;
     if (!ctx.handle.empty()) text += "\nhandle: " + ctx.handle;
+    if (const auto& where = ctx.source_traceback)
+      text += "\nsource_traceback: Object created at (most recent call last):\n  File \"" +
+              std::string(where->file_name()) + "\", line " + std::to_string(where->line()) + ", in " +
+              where->function_name();
+    if (!ctx.task.empty()) text += "\ntask: " + ctx.task;
     if (ctx.exception) text += "\nexception: " + describe(ctx.exception);
     std::fprintf(stderr, "%s\n", text.c_str());
   } catch (...) {
@@ -51,7 +58,8 @@ void report(LoopCore* loop, const ExceptionContext& ctx) noexcept {
     print_context(ctx);
 }
 
-void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string handle) noexcept {
+void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string handle,
+                           std::optional<std::source_location> site) noexcept {
   if (classify(e) == ExceptionKind::fatal) {
     if (loop) loop->fatal = e;
     return;
@@ -62,6 +70,7 @@ void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string han
     ctx.handle = handle;
   } catch (...) {
   }
+  ctx.source_traceback = site;
   ctx.exception = std::move(e);
   report(loop, ctx);
 }
@@ -128,6 +137,12 @@ bool post(ThreadsafeQueue& port, std::function<void()> cb) {
 
 void track_call(ThreadsafeQueue& port, std::shared_ptr<ExecutorCall> call) { port.track(std::move(call)); }
 void untrack_call(ThreadsafeQueue& port, ExecutorCall* call) noexcept { port.untrack(call); }
+
+LoopCore::~LoopCore() { delete records; }
+
+std::string HandleState::repr() const {
+  return std::string("<Handle") + (cancelled ? " cancelled" : "") + created_at(site ? &*site : nullptr) + ">";
+}
 
 void LoopCore::drain_threadsafe() noexcept {
   for (HandleState* h : static_cast<ThreadsafeQueue*>(threadsafe_queue)->take()) enqueue(h);
@@ -218,9 +233,20 @@ void init_uv(uv_loop_t& uv, uv_timer_t& wake, uv_async_t& async) {
 
 }  // namespace
 
+namespace {
+
+/// ≙ coroutines._is_debug_mode(): PYTHONASYNCIODEBUG set and not empty.
+bool debug_from_environment() noexcept {
+  const char* v = std::getenv("ASYNCIO_DEBUG");
+  return v && *v;
+}
+
+}  // namespace
+
 EventLoop::EventLoop(LoopOptions options) : core_(new detail::LoopCore), impl_(new Impl) {
   core_->owner = this;
   impl_->virtual_time = options.virtual_time;
+  set_debug(options.debug ? *options.debug : debug_from_environment());
   try {
     init_uv(impl_->uv, impl_->wake, impl_->async);
   } catch (...) {
@@ -259,14 +285,42 @@ void EventLoop::check_closed() const {
   if (impl_->closed) throw RuntimeError("Event loop is closed");
 }
 
+void EventLoop::check_call() const {
+  if (impl_->guarded) [[unlikely]]
+    check_guarded();
+}
+
+void EventLoop::check_guarded() const {
+  check_closed();
+  // ≙ BaseEventLoop._check_thread: only while a thread runs the loop.
+  const std::thread::id running = impl_->thread_id.load(std::memory_order_relaxed);
+  if (core_->debug && running != std::thread::id{} && running != std::this_thread::get_id())
+    throw RuntimeError("Non-thread-safe operation invoked on an event loop other than the current one");
+}
+
+void EventLoop::set_debug(bool enabled) noexcept {
+  core_->debug = enabled;
+  core_->task_hook = enabled || static_cast<bool>(impl_->task_factory.on_create);
+  impl_->guarded = enabled || impl_->closed;
+}
+
+double EventLoop::slow_callback_duration() const noexcept { return impl_->slow_callback_duration; }
+void EventLoop::set_slow_callback_duration(double seconds) noexcept { impl_->slow_callback_duration = seconds; }
+
+void EventLoop::advance_time(double seconds) {
+  if (!impl_->virtual_time) throw RuntimeError("advance_time() needs a virtual_time loop");
+  impl_->vtime += seconds;
+}
+
 bool EventLoop::is_running() const noexcept { return impl_->running; }
 bool EventLoop::is_closed() const noexcept { return impl_->closed; }
 
 double EventLoop::time() const noexcept { return impl_->virtual_time ? impl_->vtime : monotonic(); }
 
-Handle EventLoop::call_soon(std::function<void()> cb) {
-  check_closed();
+Handle EventLoop::call_soon(std::function<void()> cb, std::source_location where) {
+  check_call();
   auto* h = new HandleState(core_, std::move(cb));
+  if (core_->debug) h->site = where;
   h->refs = 2;  // the queue's and the Handle's
   core_->push(h);
   return Handle(h);
@@ -282,14 +336,15 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> cb) {
   return Handle(h);
 }
 
-TimerHandle EventLoop::call_later(double delay, std::function<void()> cb) {
-  return call_at(time() + delay, std::move(cb));
+TimerHandle EventLoop::call_later(double delay, std::function<void()> cb, std::source_location where) {
+  return call_at(time() + delay, std::move(cb), where);
 }
 
-TimerHandle EventLoop::call_at(double when, std::function<void()> cb) {
-  check_closed();
+TimerHandle EventLoop::call_at(double when, std::function<void()> cb, std::source_location where) {
+  check_call();
   if (std::isnan(when)) throw std::invalid_argument("Invalid time: NaN (not a number)");
   auto* h = new HandleState(core_, std::move(cb));
+  if (core_->debug) h->site = where;
   h->refs = 2;  // the heap's and the TimerHandle's
   core_->timers.push(*h, when);
   return TimerHandle(h);
@@ -306,10 +361,12 @@ void EventLoop::check_runnable() const {
 void EventLoop::run_forever() {
   check_runnable();
   impl_->running = true;
+  impl_->thread_id.store(std::this_thread::get_id(), std::memory_order_relaxed);
   detail::tls.running = core_;
   struct Reset {
     EventLoop& loop;
     ~Reset() {
+      loop.impl_->thread_id.store(std::thread::id{}, std::memory_order_relaxed);
       loop.impl_->stopping = false;
       loop.impl_->running = false;
       detail::tls.running = nullptr;
@@ -322,6 +379,21 @@ void EventLoop::run_forever() {
 }
 
 namespace {
+
+/// Runs a chain of ready entries with `run`; a fatal exception stops the
+/// pass, the rest going back to the front of the queue (spec S10).
+template <class Run>
+void run_chain(detail::LoopCore& core, detail::ReadyNode* n, Run run) {
+  while (n) {
+    detail::ReadyNode* next = n->next;
+    run(*n);
+    n = next;
+    if (core.fatal) {
+      core.requeue_front(n);
+      std::rethrow_exception(std::exchange(core.fatal, nullptr));
+    }
+  }
+}
 
 // run_until_complete's done-callback (≙ _run_until_complete_cb).
 class StopLoop final : public detail::ReadyNode {
@@ -406,17 +478,13 @@ void EventLoop::run_once() {
   }
 
   // Run exactly what was ready when the pass began; what these callbacks
-  // schedule waits for the next pass.
+  // schedule waits for the next pass. Debug mode times each entry
+  // (a pass of its own, so that the usual one tests nothing per entry).
   detail::ReadyNode* n = core_->take_all();
-  while (n) {
-    detail::ReadyNode* next = n->next;
-    n->run_ready(false);
-    n = next;
-    if (core_->fatal) {
-      core_->requeue_front(n);
-      std::rethrow_exception(std::exchange(core_->fatal, nullptr));
-    }
-  }
+  if (core_->debug) [[unlikely]]
+    run_chain(*core_, n, [this](detail::ReadyNode& r) { detail::run_timed(*this, r); });
+  else
+    run_chain(*core_, n, [](detail::ReadyNode& r) { r.run_ready(false); });
 }
 
 void EventLoop::close() {
@@ -428,6 +496,7 @@ void EventLoop::close() {
   // mailbox still takes posts (they are then dropped below, unrun).
   shutdown_default_executor();
   im.closed = true;
+  im.guarded = true;
   core_->accepting = false;
   for (HandleState* h : im.posted->close()) h->run_ready(true);
   im.posted->abandon_calls();
@@ -466,13 +535,19 @@ void EventLoop::set_exception_handler(ExceptionHandler handler) { impl_->handler
 void EventLoop::set_task_factory(const TaskFactory& factory) {
   impl_->task_factory = factory;
   core_->eager_tasks = factory.eager;
-  core_->task_hook = static_cast<bool>(factory.on_create);
+  core_->task_hook = core_->debug || static_cast<bool>(factory.on_create);
 }
 
 const TaskFactory& EventLoop::get_task_factory() const noexcept { return impl_->task_factory; }
 
-void EventLoop::launch_task(detail::TaskCore& task) {
-  if (core_->task_hook) {
+void EventLoop::launch_task(detail::TaskCore& task, std::source_location where) {
+  if (core_->debug) {
+    try {
+      task.trace(where);
+    } catch (...) {  // out of memory: the task goes on without its site
+    }
+  }
+  if (impl_->task_factory.on_create) {
     try {
       task.incref();
       impl_->task_factory.on_create(TaskRef(&task));

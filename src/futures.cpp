@@ -4,6 +4,7 @@
 
 #include <asyncio/detail/task_core.hpp>
 
+#include "detail/debug.hpp"
 #include "detail/report.hpp"
 
 #include <atomic>
@@ -71,19 +72,40 @@ void run_callback(ReadyNode* cb, FutureCore& f) noexcept {
 }
 
 void FutureCore::report_unretrieved() noexcept {
-  if (!(flags_ & f_log_traceback)) return;
-  flags_ &= ~f_log_traceback;
-  ExceptionContext ctx;
-  ctx.exception = exc_;
-  ctx.source = this;
-  if (is_task()) {
-    ctx.message = "Task exception was never retrieved";
-    ctx.task = static_cast<TaskCore*>(this)->repr();
-  } else {
-    ctx.message = "Future exception was never retrieved";
-    ctx.future = "<Future finished exception=" + describe(exc_) + ">";
+  if (flags_ & f_log_traceback) {
+    flags_ &= ~f_log_traceback;
+    ExceptionContext ctx;
+    ctx.exception = exc_;
+    ctx.source = this;
+    if (const std::source_location* site = creation_site()) ctx.source_traceback = *site;
+    try {
+      if (is_task()) {
+        ctx.message = "Task exception was never retrieved";
+        ctx.task = static_cast<TaskCore*>(this)->repr();
+      } else {
+        ctx.message = "Future exception was never retrieved";
+        ctx.future = "<Future finished exception=" + describe(exc_) + created_at(creation_site()) + ">";
+      }
+    } catch (...) {  // out of memory: the message alone
+    }
+    report(loop_, ctx);
   }
-  report(loop_, ctx);
+  if (flags_ & f_traced) {
+    flags_ &= ~f_traced;
+    loop_->records->sites.erase(this);
+  }
+}
+
+void FutureCore::trace(std::source_location where) {
+  if (!loop_->records) loop_->records = new DebugRecords;
+  loop_->records->sites.insert_or_assign(this, where);
+  flags_ |= f_traced;
+}
+
+const std::source_location* FutureCore::creation_site() const noexcept {
+  if (!(flags_ & f_traced)) return nullptr;
+  auto it = loop_->records->sites.find(this);
+  return it == loop_->records->sites.end() ? nullptr : &it->second;
 }
 
 bool FutureCore::cancel(std::string msg) {

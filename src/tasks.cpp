@@ -2,12 +2,14 @@
 // The Task state machine: steps, cancellation, completion. ≙ Lib/asyncio/tasks.py
 #include <asyncio/tasks.hpp>
 
+#include "detail/debug.hpp"
 #include "detail/report.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
 namespace asyncio {
 
@@ -48,7 +50,8 @@ LoopCore& running_core() {
 }
 
 void TaskCore::release_task() noexcept {
-  report_unretrieved();
+  // Tested here: the call alone would cost a frame set-up on every task.
+  if (flags_ & (f_log_traceback | f_traced)) report_unretrieved();
   if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
 }
 
@@ -93,7 +96,14 @@ std::string TaskCore::repr() const {
   const char* state = state_ == State::pending    ? (cancels_ > 0 ? "cancelling" : "pending")
                       : state_ == State::cancelled ? "cancelled"
                                                    : "finished";
-  return std::string("<Task ") + state + " name='" + get_name() + "'>";
+  std::string text = std::string("<Task ") + state + " name='" + get_name() + "'";
+  // Debug mode adds what CPython's shows beside the coro: what the task
+  // waits on and where it was created (≙ wait_for=, created at).
+  if (loop_->debug || (flags_ & f_traced)) {
+    if (FutureCore* w = waiter()) text += " wait_for=" + describe_future(*w);
+    text += created_at(creation_site());
+  }
+  return text + ">";
 }
 
 bool TaskCore::cancel(std::string msg) {
@@ -210,6 +220,7 @@ void TaskCore::orphan() noexcept {
   ctx.message = "Task was destroyed but it is pending!";
   ctx.task = repr();
   ctx.source = this;
+  if (const std::source_location* site = creation_site()) ctx.source_traceback = *site;
   report(loop_, ctx);
   if (at_point()) {
     FutureCore* w = leave_point();
@@ -291,6 +302,30 @@ void miscompiled_coroutine() noexcept {
 }
 
 }  // namespace detail
+
+std::coroutine_handle<> TaskRef::get_coro() const { return detail::frame_of(*live()); }
+
+std::vector<std::coroutine_handle<>> TaskRef::get_stack(std::optional<int> limit) const {
+  std::vector<std::coroutine_handle<>> frames = detail::stack_of(*live());
+  if (limit && static_cast<std::size_t>(std::max(*limit, 0)) < frames.size())
+    frames.resize(static_cast<std::size_t>(std::max(*limit, 0)));
+  std::reverse(frames.begin(), frames.end());  // outermost first
+  return frames;
+}
+
+void TaskRef::print_stack(std::optional<int> limit, std::ostream* file) const {
+  // ≙ base_tasks._task_print_stack.
+  std::ostream& out = file ? *file : std::cerr;
+  const std::vector<std::coroutine_handle<>> frames = get_stack(limit);
+  const std::string r = repr();
+  if (frames.empty())
+    out << "No stack for " << r << '\n';
+  else
+    out << "Stack for " << r << " (most recent call last):\n";
+  for (std::coroutine_handle<> h : frames) out << "  <coroutine " << h.address() << ">\n";
+  detail::TaskCore& t = *live();
+  if (t.done() && !t.cancelled() && t.stored_exception()) out << describe(t.stored_exception()) << '\n';
+}
 
 void TaskRef::unsupported(const char* what) {
   throw RuntimeError(std::string("Task does not support ") + what + " operation");

@@ -13,6 +13,7 @@
 #include <asyncio/executors.hpp>
 #include <asyncio/futures.hpp>
 #include <asyncio/gather.hpp>
+#include <asyncio/graph.hpp>
 #include <asyncio/locks.hpp>
 #include <asyncio/outcome.hpp>
 #include <asyncio/protocols.hpp>

@@ -14,6 +14,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <source_location>
 #include <string>
 #include <type_traits>
 
@@ -82,6 +84,9 @@ struct ExceptionContext {
   std::string future;            ///< repr of the future concerned, if any
   std::string handle;            ///< repr of the callback handle, if any
   const void* source = nullptr;  ///< identity of that task/future (TaskRef::native())
+  /// Debug mode: where that task, future or handle was created
+  /// (≙ `source_traceback`, printed as "Object created at ...").
+  std::optional<std::source_location> source_traceback = std::nullopt;
 };
 
 class EventLoop;
@@ -97,6 +102,10 @@ struct LoopOptions {
   /// CPython's TestLoop: when nothing is ready, time() jumps to the next
   /// timer instead of waiting, so timeouts in tests are exact and instant.
   bool virtual_time = false;
+  /// Debug mode (docs/debug.md; ≙ asyncio.run(debug=...)). Unset: on when
+  /// the environment variable ASYNCIO_DEBUG is set and not empty (≙
+  /// PYTHONASYNCIODEBUG).
+  std::optional<bool> debug = std::nullopt;
 };
 
 /// An asyncio event loop. One per thread may run at a time; it is not
@@ -113,25 +122,34 @@ class EventLoop {
   ~EventLoop();
 
   /// Schedules `cb` to run on the next pass, after what is already queued.
-  /// Throws RuntimeError("Event loop is closed") after close().
-  Handle call_soon(std::function<void()> cb);
+  /// Throws RuntimeError("Event loop is closed") after close(). In debug
+  /// mode `where` is recorded, and a call from another thread than the one
+  /// running the loop throws RuntimeError("Non-thread-safe operation
+  /// invoked on an event loop other than the current one") (also
+  /// call_later, call_at and create_task).
+  Handle call_soon(std::function<void()> cb, std::source_location where = std::source_location::current());
   /// Thread-safe call_soon that also wakes the loop. The only member that
   /// may be called from another thread.
   Handle call_soon_threadsafe(std::function<void()> cb);
   /// Schedules `cb` at time() + delay (seconds; negative means now).
-  TimerHandle call_later(double delay, std::function<void()> cb);
+  TimerHandle call_later(double delay, std::function<void()> cb,
+                         std::source_location where = std::source_location::current());
   template <class Rep, class Period>
-  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, std::function<void()> cb) {
-    return call_later(std::chrono::duration<double>(delay).count(), std::move(cb));
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, std::function<void()> cb,
+                         std::source_location where = std::source_location::current()) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::move(cb), where);
   }
   /// Schedules `cb` at loop time `when`. Timers with equal times run FIFO.
-  TimerHandle call_at(double when, std::function<void()> cb);
+  TimerHandle call_at(double when, std::function<void()> cb,
+                      std::source_location where = std::source_location::current());
   /// The loop's monotonic clock in seconds (virtual under virtual_time).
   double time() const noexcept;
 
   /// Wraps `coro` in a Task of this loop and schedules its first step.
+  /// Debug mode records `where` (the task's creation site).
   template <class T>
-  Task<T> create_task(Coroutine<T> coro, std::string name = {});
+  Task<T> create_task(Coroutine<T> coro, std::string name = {},
+                      std::source_location where = std::source_location::current());
   /// Runs `f(args...)` as a task of this loop that owns `f` and the
   /// arguments (as asyncio::create_task(f, args...)).
   template <class F, class... A>
@@ -139,7 +157,8 @@ class EventLoop {
   Task<typename detail::function_coroutine_t<F, A...>::value_type> create_task(F&& f, A&&... args);
   /// create_task without moving the name around (the hot path).
   template <class T>
-  Task<T> start_task(Coroutine<T>&& coro, std::string& name);
+  Task<T> start_task(Coroutine<T>&& coro, std::string& name,
+                     std::source_location where = std::source_location::current());
   /// Runs `fn()` in `executor` (the default executor if null) and returns
   /// a Future of its result (≙ loop.run_in_executor). Cancelling the
   /// Future drops the call if no worker has started it. Defined in
@@ -201,10 +220,11 @@ class EventLoop {
   /// Gives a task made by start() to the task factory's hook, then
   /// schedules (or, eager, runs) its first step. If the hook throws, the
   /// task is cancelled before its body runs and the exception propagates.
-  void launch_task(detail::TaskCore& task);
-  /// A new pending Future of this loop.
+  /// In debug mode, records `where` as the task's creation site first.
+  void launch_task(detail::TaskCore& task, std::source_location where = std::source_location::current());
+  /// A new pending Future of this loop (debug mode records `where`).
   template <class T = void>
-  Future<T> create_future();
+  Future<T> create_future(std::source_location where = std::source_location::current());
 
   /// Runs until `fut` is done and returns its result (rethrows its
   /// exception). RuntimeError("Event loop stopped before Future
@@ -240,6 +260,23 @@ class EventLoop {
   /// Runs one pass of the loop (CPython's _run_once). For tests.
   void run_once();
 
+  /// Turns debug mode on or off (≙ loop.set_debug; docs/debug.md): from
+  /// now on, tasks, futures and handles record where they were created,
+  /// callbacks and task steps that take slow_callback_duration() or more
+  /// are logged, call_soon/call_later/call_at/create_task check the
+  /// calling thread, and resources left open at close() are reported.
+  void set_debug(bool enabled) noexcept;
+  bool get_debug() const noexcept { return core_->debug; }
+  /// The step duration (seconds) from which debug mode logs "Executing
+  /// <...> took 0.205 seconds"; default 0.1 (≙ slow_callback_duration).
+  double slow_callback_duration() const noexcept;
+  void set_slow_callback_duration(double seconds) noexcept;
+  /// Moves a virtual_time loop's clock forward by `seconds` (≙
+  /// test_utils.TestLoop.advance_time): lets a test make a callback "take"
+  /// a given time. RuntimeError("advance_time() needs a virtual_time
+  /// loop") on a real-time loop.
+  void advance_time(double seconds);
+
   detail::LoopCore& core() noexcept { return *core_; }
 
  private:
@@ -250,6 +287,10 @@ class EventLoop {
   friend const std::function<void()>* detail::signal_handler(EventLoop&, int) noexcept;
   friend detail::FdWatchers& detail::fd_watchers(EventLoop&);
   void check_closed() const;
+  /// check_closed() and, in debug mode, the thread check of call_soon()
+  /// (one test on the hot path: Impl::guarded is closed || debug).
+  void check_call() const;
+  void check_guarded() const;
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.
   void check_runnable() const;

@@ -170,6 +170,13 @@ class CoreRef {
   std::size_t remove_done_callback(CallbackId id) { return live()->remove_user_callbacks(id.value); }
   /// The loop the future belongs to.
   EventLoop& get_loop() const;
+  /// Where the future (or task) was created, when debug mode was on then
+  /// (≙ _source_traceback, one frame: the call of create_task() or
+  /// create_future()); empty otherwise.
+  std::optional<std::source_location> source_traceback() const {
+    if (const std::source_location* where = live()->creation_site()) return *where;
+    return std::nullopt;
+  }
 
   /// False for a default-constructed (empty) reference.
   explicit operator bool() const noexcept { return p_ != nullptr; }
@@ -281,9 +288,13 @@ class Future : public detail::CoreRef<detail::FutureState<T>> {
 };
 
 template <class T>
-Future<T> EventLoop::create_future() {
+Future<T> EventLoop::create_future(std::source_location where) {
   check_closed();
-  return Future<T>(new detail::FutureState<T>(core_));
+  auto* state = new detail::FutureState<T>(core_);
+  Future<T> fut(state);
+  if (core_->debug) [[unlikely]]
+    state->trace(where);
+  return fut;
 }
 
 }  // namespace asyncio

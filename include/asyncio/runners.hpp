@@ -68,10 +68,12 @@ bool loop_running_in_this_thread() noexcept;
 /// exception (≙ asyncio.run). Leftover tasks are cancelled and awaited
 /// before the loop is closed. RuntimeError("asyncio.run() cannot be called
 /// from a running event loop") when a loop already runs in this thread.
+/// `options` make the loop: `run(main(), {.debug = true})` ≙
+/// `asyncio.run(main(), debug=True)`.
 template <class T>
-T run(Coroutine<T> main) {
+T run(Coroutine<T> main, LoopOptions options = {}) {
   if (loop_running_in_this_thread()) throw_run_nested();
-  Runner runner;
+  Runner runner(options);
   if constexpr (std::is_void_v<T>) {
     runner.run(std::move(main));
     runner.close();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -65,9 +66,10 @@ class TaskGroup {
   /// destroyed without running (3.13 closes it). Any task of the group or
   /// the block may add tasks while the group waits for them.
   template <class T>
-  Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
+  Task<T> create_task(Coroutine<T> coro, std::string name = {},
+                      std::source_location where = std::source_location::current()) {
     check_open();
-    Task<T> task = loop_->owner->start_task(std::move(coro), name);
+    Task<T> task = loop_->owner->start_task(std::move(coro), name, where);
     adopt(task.core());
     return task;
   }
@@ -75,9 +77,10 @@ class TaskGroup {
   /// the group, as asyncio::create_task() takes it.
   template <class A>
     requires detail::CoroutineOperation<A>
-  Task<typename detail::coroutine_of_t<A>::value_type> create_task(A&& op, std::string name = {}) {
+  Task<typename detail::coroutine_of_t<A>::value_type> create_task(
+      A&& op, std::string name = {}, std::source_location where = std::source_location::current()) {
     check_open();
-    return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name));
+    return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name), where);
   }
   /// `f(args...)` as a task of the group that owns `f` and the arguments
   /// (see asyncio::create_task(f, args...)).

@@ -8,7 +8,11 @@
 #include <asyncio/events.hpp>
 #include <asyncio/futures.hpp>
 
+#include <coroutine>
 #include <functional>
+#include <iosfwd>
+#include <optional>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -46,8 +50,24 @@ class TaskRef : public detail::CoreRef<detail::TaskCore> {
   [[noreturn]] void set_exception(E&&) const {
     unsupported("set_exception");
   }
-  /// `<Task finished name='Task-1'>`, as CPython's repr.
+  /// `<Task finished name='Task-1'>`, as CPython's repr. In debug mode a
+  /// pending task adds `wait_for=<...>` (what it is suspended on) and
+  /// every task `created at file:line`.
   std::string repr() const { return live()->repr(); }
+
+  /// The task's coroutine: the handle of its top frame (≙ get_coro(); the
+  /// frame lives as long as the task; done() on it is true once the
+  /// coroutine has finished).
+  std::coroutine_handle<> get_coro() const;
+  /// The frames of the suspended task, outermost (get_coro()) first, down
+  /// to the frame that awaits (≙ get_stack(), which shows only the top
+  /// frame; every coroutine a task awaits is a frame of its own here).
+  /// Empty once done; only the top frame while the task runs. With
+  /// `limit`, the last `limit` frames (the innermost).
+  std::vector<std::coroutine_handle<>> get_stack(std::optional<int> limit = {}) const;
+  /// Prints "Stack for <Task ...> (most recent call last):" and a line per
+  /// frame of get_stack() to `file` (stderr if null) (≙ print_stack()).
+  void print_stack(std::optional<int> limit = {}, std::ostream* file = nullptr) const;
 
   detail::TaskCore* core() const noexcept { return p_; }
   /// Adopts one reference.
@@ -73,6 +93,11 @@ class Task : public TaskRef {
   std::add_lvalue_reference_t<T> result() const {
     live()->check_result();
     return state()->value();
+  }
+  /// The handle of the task's top frame (see TaskRef::get_coro()).
+  std::coroutine_handle<> get_coro() const {
+    live();
+    return std::coroutine_handle<detail::Promise<T>>::from_promise(*state());
   }
   /// Registers `fn(task)` to run through the loop when the task is done.
   CallbackId add_done_callback(std::function<void(Task<T>)> fn) {
@@ -123,16 +148,18 @@ inline const TaskFactory eager_task_factory{.eager = true, .on_create = {}};
 /// (the body starts on a later pass, after the caller suspends). Throws
 /// RuntimeError("no running event loop") outside a loop.
 template <class T>
-Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
-  return detail::running_core().owner->start_task(std::move(coro), name);
+[[gnu::always_inline]] inline Task<T> create_task(Coroutine<T> coro, std::string name = {},
+                                                  std::source_location where = std::source_location::current()) {
+  return detail::running_core().owner->start_task(std::move(coro), name, where);
 }
 
 /// create_task(q.get()), create_task(q.put(x)), create_task of a timeout
 /// scope: an awaitable operation as a task, as Python takes any awaitable.
 template <class A>
   requires detail::CoroutineOperation<A>
-Task<typename detail::coroutine_of_t<A>::value_type> create_task(A&& op, std::string name = {}) {
-  return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name));
+Task<typename detail::coroutine_of_t<A>::value_type> create_task(
+    A&& op, std::string name = {}, std::source_location where = std::source_location::current()) {
+  return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name), where);
 }
 
 /// Runs `f(args...)` as a task on the running loop, the task owning `f` and
@@ -180,8 +207,8 @@ std::vector<TaskRef> all_tasks();
 std::vector<TaskRef> all_tasks(EventLoop& loop);
 
 template <class T>
-Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name) {
-  return start_task(std::move(coro), name);
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name, std::source_location where) {
+  return start_task(std::move(coro), name, where);
 }
 
 template <class F, class... A>
@@ -190,14 +217,18 @@ Task<typename detail::function_coroutine_t<F, A...>::value_type> EventLoop::crea
   return create_task(detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
 }
 
+// Inlined into create_task's caller so that `where` (a constant address)
+// is materialised only on the debug-mode branch: debug mode off, the
+// creation site costs nothing (design-notes.md "Debug mode").
 template <class T>
-Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name) {
-  check_closed();
+[[gnu::always_inline]] inline Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name,
+                                                            std::source_location where) {
+  check_call();
   auto h = coro.release();
   h.promise().start(core_, h, name);
   Task<T> task(&h.promise());
   if (core_->task_hook)
-    launch_task(h.promise());
+    launch_task(h.promise(), where);
   else
     h.promise().launch();
   return task;

@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -48,11 +52,13 @@ class HandleState final : public ReadyNode, public TimerNode {
       try {
         cb();
       } catch (...) {
-        report_callback_error(loop, std::current_exception());
+        report_callback_error(loop, std::current_exception(), repr(), site);
       }
     }
     decref();
   }
+  /// `<Handle>`; `<Handle created at file:line>` in debug mode.
+  std::string repr() const;
   void incref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void decref() noexcept {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -63,6 +69,8 @@ class HandleState final : public ReadyNode, public TimerNode {
   // Atomic: the Handle of call_soon_threadsafe() lives in another thread.
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;
+  /// Debug mode: where call_soon/call_later/call_at was called.
+  std::optional<std::source_location> site;
 };
 
 }  // namespace detail
@@ -78,6 +86,11 @@ struct EventLoop::Impl {
   bool running = false;
   bool stopping = false;
   bool closed = false;
+  /// closed || debug: the one test check_call() makes on the hot path.
+  bool guarded = false;
+  /// The thread running run_forever() (debug mode's thread check).
+  std::atomic<std::thread::id> thread_id{};
+  double slow_callback_duration = 0.1;
   unsigned busy_passes = 0;
   ExceptionHandler handler;
   TaskFactory task_factory;

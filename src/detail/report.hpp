@@ -6,6 +6,9 @@
 #include <asyncio/detail/future_core.hpp>
 #include <asyncio/events.hpp>
 
+#include <optional>
+#include <source_location>
+
 namespace asyncio::detail {
 
 /// Sends `ctx` to the handler of the loop behind `loop`, or to the default
@@ -13,7 +16,9 @@ namespace asyncio::detail {
 void report(LoopCore* loop, const ExceptionContext& ctx) noexcept;
 /// A callback raised `e`: a fatal exception is kept to be re-raised out of
 /// the loop (spec S10); anything else is reported as "Exception in callback".
-void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string handle = "<Handle>") noexcept;
+/// `site`: the handle's creation site (debug mode).
+void report_callback_error(LoopCore* loop, std::exception_ptr e, std::string handle = "<Handle>",
+                           std::optional<std::source_location> site = {}) noexcept;
 /// Prints `ctx` on stderr (the default handler's format).
 void print_context(const ExceptionContext& ctx) noexcept;
 

@@ -3,6 +3,7 @@
 // transports._FlowControlMixin.
 #include "socket_transport.hpp"
 
+#include "debug.hpp"
 #include "uv_error.hpp"
 
 #include <stdexcept>
@@ -70,6 +71,13 @@ void SocketTransportBase::fatal_status(int status) noexcept {
 }
 
 void SocketTransportBase::close_for_loop_shutdown() noexcept {
+  // Never closed by its owner: debug mode says so (≙ the ResourceWarning
+  // of _SelectorTransport.__del__).
+  if (!closing_ && core()->debug) {
+    uv_os_fd_t fd = -1;
+    uv_fileno(handle(), &fd);
+    warn_unclosed(core(), "transport <SocketTransport fd=" + std::to_string(fd) + ">");
+  }
   // The loop is closing and will run nothing more: no protocol callback.
   closing_ = true;
   if (!conn_lost_) ++conn_lost_;

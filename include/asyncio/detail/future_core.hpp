@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <source_location>
 #include <utility>
 #include <string>
 #include <type_traits>
@@ -196,6 +197,18 @@ class FutureCore : public ReadyNode {
   void mark_retrieved() noexcept { flags_ &= ~f_log_traceback; }
   const std::exception_ptr& stored_exception() const noexcept { return exc_; }
 
+  /// Debug mode: records `where` as the place the future was created
+  /// (≙ _source_traceback), in the loop's side table, not in the object.
+  void trace(std::source_location where);
+  /// The recorded creation site, or null (not made in debug mode).
+  const std::source_location* creation_site() const noexcept;
+  /// Calls `f(cb)` for each registered done-callback (capture_call_graph(),
+  /// debug mode's slow-callback report).
+  template <class F>
+  void for_each_callback(F f) const {
+    callbacks_.for_each(f);
+  }
+
   void run_ready(bool discard) noexcept override;
 
  protected:
@@ -207,6 +220,7 @@ class FutureCore : public ReadyNode {
     f_must_cancel = 8,
     f_started = 16,
     f_cancel_requested = 32,
+    f_traced = 128,  ///< debug mode recorded its creation site (trace())
   };
 
   /// A future of `loop` (which must be live), with one reference.
@@ -216,7 +230,7 @@ class FutureCore : public ReadyNode {
   struct FrameTag {};
   explicit FutureCore(FrameTag) noexcept {}
   virtual ~FutureCore() {
-    if (flags_ & f_log_traceback) report_unretrieved();
+    if (flags_ & (f_log_traceback | f_traced)) report_unretrieved();
     if (loop_) loop_->decref();
   }
   /// Frees the object (delete, or destroy the coroutine frame).
@@ -230,7 +244,8 @@ class FutureCore : public ReadyNode {
   void finish(State s) noexcept;
   void schedule_callbacks() noexcept;
   void run_callbacks() noexcept;
-  /// Reports "never retrieved" if due; the destructor's first act.
+  /// Reports "never retrieved" if due, and drops what debug mode recorded;
+  /// the destructor's first act.
   void report_unretrieved() noexcept;
 
   LoopCore* loop_ = nullptr;

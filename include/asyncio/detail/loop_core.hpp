@@ -22,6 +22,7 @@ namespace asyncio::detail {
 class TaskCore;
 
 class FutureCore;
+struct DebugRecords;
 
 /// Something the loop runs: an entry of the ready queue (a task's step, a
 /// future's batch of done-callbacks, a Handle) and/or a done-callback
@@ -134,9 +135,12 @@ class LoopCore {
   bool accepting = true;       ///< false once the loop is closed
   TaskCore* current_task = nullptr;
   /// The task factory (EventLoop::set_task_factory): eager first steps,
-  /// and whether a user hook wants to see each new task.
+  /// and whether EventLoop::launch_task must see each new task (a user
+  /// hook, or debug mode, which records where the task was created).
   bool eager_tasks = false;
   bool task_hook = false;
+  /// Debug mode (EventLoop::set_debug; docs/debug.md).
+  bool debug = false;
   /// A KeyboardInterrupt/SystemExit raised by a task step, to be re-raised
   /// out of run_forever() (spec S10).
   std::exception_ptr fatal;
@@ -148,6 +152,14 @@ class LoopCore {
   /// Timeouts (the one timer heap).
   TimerHeap timers;
   Expiries expiries;
+  /// What debug mode recorded (creation sites), made on first use. Every
+  /// recorded future holds a reference to this core, so it outlives them.
+  DebugRecords* records = nullptr;
+
+  LoopCore() = default;
+  LoopCore(const LoopCore&) = delete;
+  LoopCore& operator=(const LoopCore&) = delete;
+  ~LoopCore();
 
  private:
   ReadyNode* head_ = nullptr;

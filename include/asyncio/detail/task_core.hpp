@@ -61,6 +61,13 @@ class TaskCore : public FutureCore {
   void suspend_on(AwaitPoint& at) noexcept;
   /// The future the task is suspended on, if any (CPython's _fut_waiter).
   FutureCore* waiter() const noexcept { return at_point() ? point()->future : nullptr; }
+  /// The innermost suspended frame, the one the next step resumes (the top
+  /// frame before the first step); meaningless while a step runs, null
+  /// once done (get_stack(), capture_call_graph()).
+  std::coroutine_handle<> suspended_frame() const noexcept {
+    if (done()) return nullptr;
+    return at_point() ? point()->frame : link_;
+  }
   /// Awaiters: re-queue this task at the tail (sleep(0)).
   void yield_at(std::coroutine_handle<> h) noexcept {
     link_ = h;
