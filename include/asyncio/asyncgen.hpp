@@ -201,7 +201,7 @@ class AsyncGenPromise final : public AsyncGenCore {
 /// The awaiter of one generator operation. Holds no result (the value
 /// stays in the generator's frame until await_resume takes it), so it is
 /// safe as a temporary in a `co_await` under GCC 12.
-class GenOpAwaiter {
+class [[nodiscard]] GenOpAwaiter {
  public:
   GenOpAwaiter(AsyncGenCore* g, GenOp op, std::exception_ptr exc = nullptr) noexcept
       : g_(g), exc_(std::move(exc)), op_(op) {}
@@ -241,7 +241,7 @@ class GenOpAwaiter {
 /// `co_await gen.next()` / `asend(v)` / `athrow(e)`: the next value, or
 /// nullopt once the generator has returned (≙ StopAsyncIteration).
 template <class T, class S>
-class GenValueAwaiter : public GenOpAwaiter {
+class [[nodiscard]] GenValueAwaiter : public GenOpAwaiter {
  public:
   GenValueAwaiter(AsyncGenPromise<T, S>* g, GenOp op, std::exception_ptr exc = nullptr) noexcept
       : GenOpAwaiter(g, op, std::move(exc)) {}
@@ -271,7 +271,7 @@ class GenValueAwaiter : public GenOpAwaiter {
 
 /// `co_await it.advance()` / `co_await ++it`: steps the generator, leaving
 /// the yielded value in its frame for `*it`.
-class GenStepAwaiter : public GenOpAwaiter {
+class [[nodiscard]] GenStepAwaiter : public GenOpAwaiter {
  public:
   explicit GenStepAwaiter(AsyncGenCore* g) noexcept : GenOpAwaiter(g, GenOp::next) {}
   bool await_ready() { return ready(false); }
