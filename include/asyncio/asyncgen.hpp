@@ -303,6 +303,7 @@ class [[nodiscard]] AsyncGenerator {
  public:
   using promise_type = detail::AsyncGenPromise<T, S>;
   using value_type = T;
+  using send_type = S;
   using handle_type = std::coroutine_handle<promise_type>;
 
   AsyncGenerator() noexcept = default;
@@ -412,6 +413,11 @@ AsyncGenerator<T, S> detail::AsyncGenPromise<T, S>::get_return_object() noexcept
 }
 
 namespace detail {
+
+template <class G>
+struct IsAsyncGenerator : std::false_type {};
+template <class T, class S>
+struct IsAsyncGenerator<AsyncGenerator<T, S>> : std::true_type {};
 
 template <class T, class S, class F>
 Coroutine<> async_for_scope(AsyncGenerator<T, S>& gen, F body) {
