@@ -755,3 +755,252 @@ TEST(AsyncGen, test_asend_send_already_running) {
   EXPECT_FALSE(agen.running());
   EXPECT_TRUE(agen.done());
 }
+
+// ---------------------------------------------------------------------------
+// The C++ contract: steps run in the consuming task; misuse; finalisation.
+
+TEST(AsyncGen, StepsRunInTheConsumingTask) {
+  auto gen = []() -> AsyncGenerator<TaskRef> {
+    co_yield current_task();
+    co_await asyncio::sleep(0.01);
+    co_yield current_task();
+  };
+  run_test([&]() -> Coroutine<> {
+    TaskRef me = current_task();
+    auto g = gen();
+    EXPECT_EQ(co_await g.next(), me);
+    EXPECT_EQ(co_await g.next(), me);
+    Task<std::optional<TaskRef>> other = create_task(
+        [](AsyncGenerator<TaskRef>& g) -> Coroutine<std::optional<TaskRef>> { co_return co_await g.next(); }(g));
+    co_await other;
+    EXPECT_EQ(other.result(), std::nullopt);
+  }());
+}
+
+TEST(AsyncGen, TimeoutAppliesToTheGeneratorsAwaits) {
+  bool cleaned = false;
+  auto gen = [&]() -> AsyncGenerator<int> {
+    std::exception_ptr exc;
+    try {
+      co_yield 1;
+      co_await asyncio::sleep(10);
+      co_yield 2;
+    } catch (...) {
+      exc = std::current_exception();
+    }
+    cleaned = true;
+    std::rethrow_exception(exc);
+  };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    std::exception_ptr e;
+    auto body = [&]() -> Coroutine<> {
+      EXPECT_EQ(co_await g.next(), 1);
+      co_await g.next();
+      ADD_FAILURE() << "not timed out";
+    };
+    try {
+      co_await asyncio::timeout(0.5, body);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    EXPECT_TRUE(holds<TimeoutError>(e));
+    EXPECT_TRUE(cleaned);
+    EXPECT_TRUE(g.done());
+    EXPECT_DOUBLE_EQ(get_running_loop().time(), 0.5);
+  }());
+}
+
+TEST(AsyncGen, MisuseErrors) {
+  auto gen = []() -> AsyncGenerator<int, int> { co_yield 1; };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    std::exception_ptr e;
+    try {
+      co_await g.asend(5);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    EXPECT_EXC(e, std::invalid_argument, "can't send non-None value to a just-started async generator");
+    EXPECT_FALSE(g.done());
+    EXPECT_EQ(co_await g.next(), 1);
+    AsyncGenerator<int, int> moved = std::move(g);
+    e = nullptr;
+    try {
+      co_await g.next();
+    } catch (...) {
+      e = std::current_exception();
+    }
+    EXPECT_EXC(e, std::invalid_argument, "an asynchronous generator was expected, got an empty AsyncGenerator");
+    EXPECT_EQ(co_await moved.next(), std::nullopt);
+  }());
+}
+
+TEST(AsyncGen, ExceptionExhaustsTheGenerator) {
+  auto gen = []() -> AsyncGenerator<int> {
+    co_yield 1;
+    throw ZeroDivisionError();
+  };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    EXPECT_EQ(co_await g.next(), 1);
+    EXPECT_THROW(co_await g.next(), ZeroDivisionError);
+    EXPECT_TRUE(g.done());
+    EXPECT_EQ(co_await g.next(), std::nullopt);
+  }());
+}
+
+TEST(AsyncGen, MoveOnlyValues) {
+  auto gen = []() -> AsyncGenerator<std::unique_ptr<int>> {
+    for (int i = 0; i < 3; ++i) {
+      auto p = std::make_unique<int>(i);
+      co_yield std::move(p);
+    }
+  };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    int sum = 0;
+    for (auto it = co_await g.begin(); it != g.end(); co_await ++it) {
+      std::unique_ptr<int> p = std::move(*it);
+      sum += *p;
+    }
+    EXPECT_EQ(sum, 3);
+    auto h = gen();
+    std::optional<std::unique_ptr<int>> first = co_await h.next();
+    EXPECT_TRUE(first && *first);
+    EXPECT_EQ(first && *first ? **first : -1, 0);
+  }());
+}
+
+TEST(AsyncGen, AsyncForBodies) {
+  auto gen = []() -> AsyncGenerator<int> {
+    for (int i = 0;; ++i) {
+      co_await asyncio::sleep(0);
+      co_yield i;
+    }
+  };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    std::vector<int> seen;
+    auto body = [&](int v) -> Coroutine<bool> {
+      co_await asyncio::sleep(0.01);
+      seen.push_back(v);
+      co_return v < 3;  // break after 3
+    };
+    co_await async_for(g, body);
+    EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3}));
+    EXPECT_FALSE(g.done());  // `async for` does not close it
+    int sum = 0;
+    co_await async_for(g, [&](int v) {
+      sum += v;
+      return v < 6;
+    });
+    EXPECT_EQ(sum, 4 + 5 + 6);
+    co_await g.aclose();
+  }());
+}
+
+namespace {
+
+// A chain of generators each re-yielding the one below: deeper than the
+// inline limit, so the steps go through the trampoline.
+AsyncGenerator<int> chain(int depth) {
+  if (depth == 0) {
+    for (int i = 0; i < 3; ++i) {
+      co_await asyncio::sleep(0);
+      co_yield i;
+    }
+    co_return;
+  }
+  auto inner = chain(depth - 1);
+  for (auto it = co_await inner.begin(); it != inner.end(); co_await ++it) co_yield *it + 1;
+}
+
+}  // namespace
+
+TEST(AsyncGen, DeepChainsUseTheTrampoline) {
+  run_test([&]() -> Coroutine<> {
+    auto g = chain(200);
+    std::vector<int> got;
+    for (auto it = co_await g.begin(); it != g.end(); co_await ++it) got.push_back(*it);
+    EXPECT_EQ(got, (std::vector<int>{200, 201, 202}));
+    auto h = chain(100);
+    EXPECT_EQ(co_await h.next(), 100);
+  }());  // h dropped at a co_yield: 101 frames closed by the loop
+}
+
+TEST(AsyncGen, DroppedUnstartedOrExhaustedRunsDestructorsAtOnce) {
+  int destroyed = 0;
+  struct Guard {
+    int& n;
+    ~Guard() { ++n; }
+  };
+  auto gen = [&](int) -> AsyncGenerator<int> {
+    Guard g{destroyed};
+    co_yield 1;
+  };
+  { auto g = gen(0); }  // never started, no loop
+  EXPECT_EQ(destroyed, 0);  // the body never ran: no Guard
+  run_test([&]() -> Coroutine<> {
+    {
+      auto g = gen(0);
+      EXPECT_EQ(co_await g.next(), 1);
+      EXPECT_EQ(co_await g.next(), std::nullopt);
+      EXPECT_EQ(destroyed, 1);
+    }
+    {
+      auto g = gen(0);
+      EXPECT_EQ(co_await g.next(), 1);
+    }  // at a co_yield: closed now (GeneratorExit), no await needed
+    EXPECT_EQ(destroyed, 2);
+  }());
+}
+
+TEST(AsyncGen, DroppedOutsideTheLoopIsClosedByIt) {
+  // Dropped while its loop is not running: the aclose() task runs in the
+  // loop's next run.
+  TestLoop t;
+  int closed = 0;
+  auto gen = [&]() -> AsyncGenerator<int> {
+    try {
+      co_yield 1;
+    } catch (const GeneratorExit&) {
+      ++closed;
+      throw;
+    }
+  };
+  std::optional<AsyncGenerator<int>> g;
+  g.emplace(gen());
+  EXPECT_EQ(t.loop.run_until_complete([&]() -> Coroutine<std::optional<int>> { co_return co_await g->next(); }()), 1);
+  g.reset();
+  EXPECT_EQ(closed, 0);
+  t.run_briefly();
+  EXPECT_EQ(closed, 1);
+  EXPECT_TRUE(t.log.calls.empty());
+}
+
+TEST(AsyncGen, RunnerCloseFinishesPendingCleanups) {
+  // ≙ shutdown_asyncgens at asyncio.run's end: a generator kept outside the
+  // main task and left at a co_yield is closed, its awaiting cleanup run.
+  std::vector<std::string> log;
+  auto gen = [&]() -> AsyncGenerator<int> {
+    std::exception_ptr exc;
+    try {
+      co_yield 1;
+      co_yield 2;
+    } catch (...) {
+      exc = std::current_exception();
+    }
+    co_await asyncio::sleep(1);
+    log.push_back("cleaned");
+    std::rethrow_exception(exc);
+  };
+  auto g = gen();
+  {
+    Runner runner(LoopOptions{.virtual_time = true});
+    runner.run([&]() -> Coroutine<> { EXPECT_EQ(co_await g.next(), 1); }());
+    EXPECT_TRUE(log.empty());
+  }
+  EXPECT_EQ(log, std::vector<std::string>{"cleaned"});
+  EXPECT_TRUE(g.done());
+}
