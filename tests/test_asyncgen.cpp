@@ -1004,3 +1004,86 @@ TEST(AsyncGen, RunnerCloseFinishesPendingCleanups) {
   EXPECT_EQ(log, std::vector<std::string>{"cleaned"});
   EXPECT_TRUE(g.done());
 }
+
+// ---------------------------------------------------------------------------
+// aiter(): async iteration of the library's sources.
+
+TEST(AsyncGen, AiterStreamReaderLines) {
+  run_test([]() -> Coroutine<> {
+    StreamReader reader;
+    auto feed = [reader]() -> Coroutine<> {
+      reader.feed_data("one\ntw");
+      co_await asyncio::sleep(0.01);
+      reader.feed_data("o\nthree");
+      reader.feed_eof();
+    };
+    Task<void> feeder = create_task(feed);
+    std::vector<std::string> got;
+    auto lines = aiter(reader);
+    for (auto it = co_await lines.begin(); it != lines.end(); co_await ++it) got.push_back(*it);
+    const std::vector<std::string> expected{"one\n", "two\n", "three"};
+    EXPECT_EQ(got, expected);
+    co_await feeder;
+  }());
+}
+
+TEST(AsyncGen, AiterQueueUntilShutdown) {
+  run_test([]() -> Coroutine<> {
+    Queue<int> q;
+    auto produce = [&q]() -> Coroutine<> {
+      for (int i = 0; i < 5; ++i) {
+        co_await q.put(i);
+        co_await asyncio::sleep(0.01);
+      }
+      q.shutdown();
+    };
+    Task<void> producer = create_task(produce);
+    std::vector<int> got;
+    auto items = aiter(q);
+    co_await async_for(items, [&](int v) { got.push_back(v); });
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_TRUE(items.done());
+    co_await producer;
+  }());
+}
+
+TEST(AsyncGen, AiterAsCompleted) {
+  run_test([]() -> Coroutine<> {
+    auto after = [](double d, int v) -> Coroutine<int> {
+      co_await asyncio::sleep(d);
+      co_return v;
+    };
+    std::vector<Task<int>> tasks;
+    tasks.push_back(create_task(after(0.3, 3)));
+    tasks.push_back(create_task(after(0.1, 1)));
+    tasks.push_back(create_task(after(0.2, 2)));
+    std::vector<int> got;
+    auto done = aiter(as_completed(tasks));
+    for (auto it = co_await done.begin(); it != done.end(); co_await ++it) got.push_back(it->result());
+    EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+  }());
+}
+
+TEST(AsyncGen, AiterDatagramStream) {
+  run_test(
+      []() -> Coroutine<> {
+        DatagramOptions local;  // named: an aggregate inside co_await trips GCC 12
+        local.local_addr = {"127.0.0.1", 0};
+        DatagramStream server = co_await open_datagram_endpoint(local);
+        const auto addr = std::any_cast<SocketAddress>(server.get_extra_info("sockname"));
+        DatagramOptions remote;
+        remote.remote_addr = {addr.host, addr.port};
+        DatagramStream client = co_await open_datagram_endpoint(remote);
+        for (const char* m : {"a", "bb", "ccc"}) co_await client.sendto(m);
+        std::vector<std::string> got;
+        auto datagrams = aiter(server);
+        for (auto it = co_await datagrams.begin(); it != datagrams.end(); co_await ++it) {
+          got.push_back(it->first);
+          if (got.size() == 3) server.close();
+        }
+        const std::vector<std::string> expected{"a", "bb", "ccc"};
+        EXPECT_EQ(got, expected);
+        client.close();
+      }(),
+      false);
+}
