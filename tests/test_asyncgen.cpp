@@ -1087,3 +1087,42 @@ TEST(AsyncGen, AiterDatagramStream) {
       }(),
       false);
 }
+
+TEST(AsyncGen, test_async_gen_asyncio_03) {
+  // A member generator (≙ `async def __aiter__(self): yield ...`).
+  struct Gen {
+    AsyncGenerator<int> aiter() {
+      co_yield 1;
+      co_await asyncio::sleep(0.01);
+      co_yield 2;
+    }
+  };
+  Gen g;
+  EXPECT_EQ(run_test(to_list(g.aiter())), (std::vector<int>{1, 2}));
+}
+
+TEST(AsyncGen, AcloseDuringIteration) {
+  // aclose() from the loop's body: the generator is at its co_yield, so it
+  // is closed there, and the loop ends at the next step.
+  std::vector<int> seen;
+  bool closed = false;
+  auto gen = [&]() -> AsyncGenerator<int> {
+    try {
+      for (int i = 0;; ++i) co_yield i;
+    } catch (const GeneratorExit&) {
+      closed = true;
+      throw;
+    }
+  };
+  run_test([&]() -> Coroutine<> {
+    auto g = gen();
+    for (auto it = co_await g.begin(); it != g.end(); co_await ++it) {
+      seen.push_back(*it);
+      if (*it == 2) co_await g.aclose();
+    }
+    EXPECT_TRUE(g.done());
+    EXPECT_EQ(co_await g.next(), std::nullopt);
+  }());
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
+}
