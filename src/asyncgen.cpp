@@ -196,14 +196,21 @@ void AsyncGenCore::release(AsyncGenCore& g) noexcept {
   // On the running loop the task's first step runs now (as an eager
   // task's), inside whatever step dropped the generator: that step's
   // trampoline slot and current task are kept aside meanwhile.
+  // Closing one generator may drop others (its locals) and so nest eager
+  // steps: past max_inline_depth of them the task waits for its turn in the
+  // loop instead, so that the native stack stays bounded (test
+  // DroppingADeepChainKeepsTheStackBounded).
+  static thread_local unsigned nested = 0;
   const std::coroutine_handle<> next = tls.next;
   const bool eager = loop->eager_tasks;
-  loop->eager_tasks = tls.running == loop;
+  loop->eager_tasks = tls.running == loop && nested < max_inline_depth;
+  ++nested;
   try {
     loop->owner->create_task(aclose_owned(GenOwner(&g)));
   } catch (...) {
     // The frame was handed to the coroutine (or its task), which freed it.
   }
+  --nested;
   loop->eager_tasks = eager;
   tls.next = next;
 }

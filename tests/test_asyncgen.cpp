@@ -1126,3 +1126,31 @@ TEST(AsyncGen, AcloseDuringIteration) {
   EXPECT_TRUE(closed);
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
 }
+
+TEST(AsyncGen, DroppingADeepChainKeepsTheStackBounded) {
+  // Each generator of the chain owns the one below: closing the top one
+  // drops the next, and so on, 3000 deep.
+  int closed = 0;
+  std::function<AsyncGenerator<int>(int)> deep = [&](int depth) -> AsyncGenerator<int> {
+    if (depth == 0) {
+      while (true) co_yield 0;
+    }
+    auto inner = deep(depth - 1);
+    std::exception_ptr exc;
+    try {
+      for (auto it = co_await inner.begin(); it != inner.end(); co_await ++it) co_yield *it + 1;
+    } catch (...) {
+      exc = std::current_exception();
+    }
+    ++closed;
+    std::rethrow_exception(exc);
+  };
+  run_test([&]() -> Coroutine<> {
+    {
+      auto g = deep(3000);
+      EXPECT_EQ(co_await g.next(), 3000);
+    }
+    for (int i = 0; i < 200 && closed < 3000; ++i) co_await asyncio::sleep(0);
+    EXPECT_EQ(closed, 3000);
+  }());
+}
