@@ -301,3 +301,66 @@ TEST(AsyncContextManager, test_contextmanager_teardown_awaits) {
                ZeroDivisionError);
   EXPECT_EQ(log, (std::vector<std::string>{"open db", "use db", "close db"}));
 }
+
+TEST(AsyncContextManager, test_aclosing) {
+  struct C {
+    std::vector<int>* state;
+    Coroutine<> aclose() {
+      state->push_back(1);
+      co_return;
+    }
+  };
+  std::vector<int> state;
+  C x{&state};
+  run_test([&]() -> Coroutine<> {
+    auto cm = aclosing(x);
+    co_await async_with(cm, [&](Aclosing<C>& y) { EXPECT_EQ(&y.thing(), &x); });
+  }());
+  EXPECT_EQ(state, std::vector<int>{1});
+}
+
+TEST(AsyncContextManager, test_aclosing_error) {
+  struct C {
+    std::vector<int>* state;
+    Coroutine<> aclose() {
+      state->push_back(1);
+      co_return;
+    }
+  };
+  std::vector<int> state;
+  C x{&state};
+  EXPECT_THROW(run_test([&]() -> Coroutine<> {
+                 auto cm = aclosing(x);
+                 co_await async_with(cm, [&](Aclosing<C>& y) {
+                   EXPECT_EQ(&y.thing(), &x);
+                   throw ZeroDivisionError();
+                 });
+               }()),
+               ZeroDivisionError);
+  EXPECT_EQ(state, std::vector<int>{1});
+}
+
+TEST(AsyncContextManager, test_aclosing_bpo41229) {
+  std::vector<int> state;
+  struct SyncResource {
+    std::vector<int>& state;
+    ~SyncResource() { state.push_back(1); }
+  };
+  auto agenfunc = [&]() -> AsyncGenerator<int> {
+    SyncResource resource{state};
+    co_yield -1;
+    co_yield -2;
+  };
+  auto x = agenfunc();
+  EXPECT_TRUE(state.empty());
+  EXPECT_THROW(run_test([&]() -> Coroutine<> {
+                 auto cm = aclosing(x);
+                 co_await async_with(cm, [&]() -> Coroutine<> {
+                   EXPECT_EQ(co_await x.next(), -1);
+                   throw ZeroDivisionError();
+                 });
+               }()),
+               ZeroDivisionError);
+  EXPECT_EQ(state, std::vector<int>{1});
+  EXPECT_TRUE(x.done());
+}

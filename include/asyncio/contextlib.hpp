@@ -218,6 +218,33 @@ auto asynccontextmanager(F&& f) {
   };
 }
 
+/// `async with aclosing(thing):` (≙ contextlib.aclosing): awaits
+/// `thing.aclose()` when the block ends, however it ends (an AsyncGenerator,
+/// or anything whose aclose() gives an awaitable); the block's exception
+/// goes on. The body gets the manager (`thing()` is the object) or no
+/// argument. `thing` must outlive the `co_await`.
+template <class T>
+class Aclosing {
+ public:
+  explicit Aclosing(T& thing) noexcept : thing_(thing) {}
+  void aenter() const noexcept {}
+  Coroutine<bool> aexit(std::exception_ptr) {
+    co_await thing_.aclose();
+    co_return false;
+  }
+  /// The object closed at the end (≙ what `as` binds).
+  T& thing() const noexcept { return thing_; }
+
+ private:
+  T& thing_;
+};
+
+/// ≙ contextlib.aclosing(thing).
+template <class T>
+Aclosing<T> aclosing(T& thing) noexcept {
+  return Aclosing<T>(thing);
+}
+
 }  // namespace asyncio
 
 #endif  // ASYNCIO_CONTEXTLIB_HPP
