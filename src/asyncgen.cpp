@@ -134,7 +134,6 @@ bool AsyncGenCore::prepare(GenOp op, const std::exception_ptr& exc, bool sends_v
     }
   }
   throw_in_ = (op == GenOp::raise || op == GenOp::close) ? exc : nullptr;
-  closing_ = op == GenOp::close;
   return true;
 }
 
@@ -176,7 +175,6 @@ bool AsyncGenCore::finish(GenOp op) {
     return true;
   }
   throw_in_ = nullptr;
-  closing_ = false;
   std::exception_ptr e = std::exchange(error_, nullptr);
   if (!e) return false;
   if (op != GenOp::close) std::rethrow_exception(e);

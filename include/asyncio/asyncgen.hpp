@@ -56,8 +56,8 @@ class AsyncGenCore : public TaskCore {
   std::coroutine_handle<> self() const noexcept { return self_; }
 
   /// Validates `op` (already running, just started...); true when the body
-  /// must run, false when the operation is over at once (`stopped` then
-  /// says how: the generator is exhausted, or was closed now).
+  /// must run, false when the operation is over at once (the generator is
+  /// exhausted, or has not started and is closed now).
   bool prepare(GenOp op, const std::exception_ptr& exc, bool sends_value);
   /// Runs one step for `consumer` (whose inline depth is `depth`): true if
   /// the consumer must suspend (the step awaits something).
@@ -98,7 +98,6 @@ class AsyncGenCore : public TaskCore {
   std::exception_ptr error_;
   GenState gen_state_ = GenState::created;
   bool stopped_ = false;  ///< the step reached a co_yield or the end
-  bool closing_ = false;
 };
 
 /// What `co_yield v` awaits: suspends the generator, hands the value to
