@@ -75,6 +75,18 @@ asyncio::Coroutine<long long> sleep0_pingpong(long n) {
   co_return a + b;  // check = 2N
 }
 
+// asyncgen_next: one AsyncGenerator yields N ints, consumed by the
+// range-style `async for` (one step per value: resume, co_yield, back).
+asyncio::AsyncGenerator<int> counter(long n) {
+  for (long i = 0; i < n; ++i) co_yield static_cast<int>(i & 1);
+}
+asyncio::Coroutine<long long> asyncgen_next(long n) {
+  long long s = 0;
+  auto g = counter(n);
+  for (auto it = co_await g.begin(); it != g.end(); co_await ++it) s += 1 + *it;
+  co_return s - n / 2;  // check = N
+}
+
 // to_thread: await a no-op in the default executor, N times (one round
 // trip to a worker thread and back). check = N.
 asyncio::Coroutine<long long> to_thread_roundtrip(long n) {
@@ -107,6 +119,8 @@ asyncio::Coroutine<long long> run_workload(const std::string& w, long n, double&
     check = co_await queue_pingpong(n);
   else if (w == "lock_handoff")
     check = co_await lock_handoff(n);
+  else if (w == "asyncgen_next")
+    check = co_await asyncgen_next(n);
   else if (w == "to_thread")
     check = co_await to_thread_roundtrip(n);
   else if (w == "pipe_throughput")

@@ -13,7 +13,9 @@
 #include "detail/datagram_transport.hpp"
 #include "detail/uv_error.hpp"
 
+#include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace asyncio::detail {
@@ -185,6 +187,19 @@ Coroutine<DatagramStream> open_datagram_endpoint(DatagramOptions options) {
   auto factory = [protocol] { return protocol; };
   auto [transport, p] = co_await create_datagram_endpoint(get_running_loop(), factory, options);
   co_return DatagramStream(std::make_shared<detail::DatagramStreamState>(std::move(transport), std::move(protocol)));
+}
+
+AsyncGenerator<Datagram> aiter(DatagramStream stream) {
+  while (true) {
+    std::optional<Datagram> d;
+    try {
+      d.emplace(co_await stream.recvfrom());
+    } catch (const std::system_error&) {
+      if (!stream.is_closing()) throw;  // lost, or a socket error: the caller's
+    }
+    if (!d) break;  // closed by close(), queue drained
+    co_yield std::move(*d);
+  }
 }
 
 }  // namespace asyncio

@@ -2,6 +2,7 @@
 // ≙ Lib/asyncio/runners.py
 #include <asyncio/runners.hpp>
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/futures.hpp>
 
 #include "detail/report.hpp"
@@ -157,6 +158,7 @@ void Runner::close() {
     }
   } finally{*this};
   cancel_all_tasks(*loop_);
+  loop_->run_until_complete(shutdown_asyncgens());  // ≙ Runner.close(): loop.shutdown_asyncgens()
 }
 
 int detail::main_exit_status(const std::exception_ptr& error, int status) noexcept {

@@ -616,4 +616,12 @@ Coroutine<Server> start_unix_server(ClientConnectedCallback cb, std::string path
 
 }  // namespace detail
 
+AsyncGenerator<std::string> aiter(StreamReader reader) {
+  while (true) {
+    std::string line = co_await reader.readline();
+    if (line.empty()) break;  // ≙ __anext__: b'' raises StopAsyncIteration
+    co_yield std::move(line);
+  }
+}
+
 }  // namespace asyncio

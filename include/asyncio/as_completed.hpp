@@ -4,6 +4,7 @@
 #ifndef ASYNCIO_AS_COMPLETED_HPP
 #define ASYNCIO_AS_COMPLETED_HPP
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/detail/composition.hpp>
 #include <asyncio/events.hpp>
@@ -264,6 +265,18 @@ auto as_completed(R&& aws, std::chrono::duration<Rep, Period> timeout) {
 template <class H>
 auto as_completed(std::initializer_list<H> aws, std::optional<double> timeout = std::nullopt) {
   return as_completed(std::vector<H>(aws), timeout);
+}
+
+/// `async for t in as_completed(aws):` as a generator: the original
+/// tasks/futures in completion order (next() in a loop); TimeoutError
+/// after the timeout, as next().
+template <class H>
+AsyncGenerator<H> aiter(AsCompleted<H> completed) {
+  while (true) {
+    std::optional<H> next = co_await completed.next();
+    if (!next) break;
+    co_yield std::move(*next);
+  }
 }
 
 }  // namespace asyncio

@@ -4,6 +4,7 @@
 #define ASYNCIO_ASYNCIO_HPP
 
 #include <asyncio/as_completed.hpp>
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/base_events.hpp>
 #include <asyncio/contextlib.hpp>
 #include <asyncio/coroutine.hpp>

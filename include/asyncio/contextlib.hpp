@@ -5,10 +5,13 @@
 #ifndef ASYNCIO_CONTEXTLIB_HPP
 #define ASYNCIO_CONTEXTLIB_HPP
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/detail/composition.hpp>
 
 #include <exception>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -133,6 +136,113 @@ Coroutine<detail::with_result_t<CM, std::decay_t<F>>> async_with(CM& cm, F&& bod
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::async_with_scope<detail::with_result_t<CM, std::decay_t<F>>, CM, std::decay_t<F>>(
       cm, std::forward<F>(body));
+}
+
+/// An async context manager written as one generator (≙ the object an
+/// @asynccontextmanager function returns, contextlib's
+/// _AsyncGeneratorContextManager): aenter() runs the generator up to its
+/// `co_yield` and gives the yielded value (RuntimeError("generator didn't
+/// yield") if it returns first); aexit() resumes it after the block, with
+/// the block's exception raised at the `co_yield` (athrow()), so teardown
+/// written after the `co_yield` (or in a handler around it) runs. The
+/// exception is suppressed if the generator catches it and returns; it
+/// propagates if the generator lets it (or anything else) out. A generator
+/// that yields again raises RuntimeError("generator didn't stop") (or
+/// "generator didn't stop after athrow()"), after aclose(). Single use.
+template <class T, class S = void>
+class GeneratorContextManager {
+ public:
+  explicit GeneratorContextManager(AsyncGenerator<T, S> gen, std::shared_ptr<void> keep_alive = nullptr) noexcept
+      : gen_(std::move(gen)), keep_alive_(std::move(keep_alive)) {}
+
+  /// ≙ __aenter__: the value the generator yields.
+  Coroutine<T> aenter() {
+    std::optional<T> v = co_await gen_.next();
+    if (!v) throw RuntimeError("generator didn't yield");
+    co_return std::move(*v);
+  }
+  /// ≙ __aexit__: true when the generator suppressed `exc`.
+  Coroutine<bool> aexit(std::exception_ptr exc) {
+    if (!exc) {
+      std::optional<T> v = co_await gen_.next();
+      if (!v) co_return false;
+      co_await gen_.aclose();
+      throw RuntimeError("generator didn't stop");
+    }
+    std::exception_ptr raised;
+    bool yielded = false;
+    try {
+      std::optional<T> again = co_await gen_.athrow(exc);
+      yielded = again.has_value();
+    } catch (...) {
+      raised = std::current_exception();
+    }
+    if (raised) {
+      if (raised == exc) co_return false;  // the block's own exception goes on
+      std::rethrow_exception(raised);
+    }
+    if (!yielded) co_return true;  // caught and returned: suppressed
+    co_await gen_.aclose();
+    throw RuntimeError("generator didn't stop after athrow()");
+  }
+  /// The generator (≙ the `gen` attribute).
+  AsyncGenerator<T, S>& gen() noexcept { return gen_; }
+
+ private:
+  AsyncGenerator<T, S> gen_;
+  std::shared_ptr<void> keep_alive_;
+};
+
+/// `asynccontextmanager(gen)`: the manager of one generator object, for
+/// `co_await async_with(cm, body)`.
+template <class T, class S>
+GeneratorContextManager<T, S> asynccontextmanager(AsyncGenerator<T, S> gen) noexcept {
+  return GeneratorContextManager<T, S>(std::move(gen));
+}
+
+/// `asynccontextmanager(f)` (≙ the @asynccontextmanager decorator): a
+/// function that calls `f(args...)`, a function returning an
+/// AsyncGenerator, and gives the manager of that generator. `f` is kept
+/// (shared) by every manager made, so a lambda generator's captures live
+/// as long as its frames.
+template <class F>
+  requires(!detail::IsAsyncGenerator<std::decay_t<F>>::value)
+auto asynccontextmanager(F&& f) {
+  auto fn = std::make_shared<std::decay_t<F>>(std::forward<F>(f));
+  return [fn](auto&&... args) {
+    auto gen = std::invoke(*fn, std::forward<decltype(args)>(args)...);
+    static_assert(detail::IsAsyncGenerator<decltype(gen)>::value,
+                  "asynccontextmanager(f): f must return an AsyncGenerator");
+    using G = decltype(gen);
+    return GeneratorContextManager<typename G::value_type, typename G::send_type>(std::move(gen), fn);
+  };
+}
+
+/// `async with aclosing(thing):` (≙ contextlib.aclosing): awaits
+/// `thing.aclose()` when the block ends, however it ends (an AsyncGenerator,
+/// or anything whose aclose() gives an awaitable); the block's exception
+/// goes on. The body gets the manager (`thing()` is the object) or no
+/// argument. `thing` must outlive the `co_await`.
+template <class T>
+class Aclosing {
+ public:
+  explicit Aclosing(T& thing) noexcept : thing_(thing) {}
+  void aenter() const noexcept {}
+  Coroutine<bool> aexit(std::exception_ptr) {
+    co_await thing_.aclose();
+    co_return false;
+  }
+  /// The object closed at the end (≙ what `as` binds).
+  T& thing() const noexcept { return thing_; }
+
+ private:
+  T& thing_;
+};
+
+/// ≙ contextlib.aclosing(thing).
+template <class T>
+Aclosing<T> aclosing(T& thing) noexcept {
+  return Aclosing<T>(thing);
 }
 
 }  // namespace asyncio

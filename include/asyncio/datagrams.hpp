@@ -6,6 +6,7 @@
 #ifndef ASYNCIO_DATAGRAMS_HPP
 #define ASYNCIO_DATAGRAMS_HPP
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/base_events.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/transports.hpp>
@@ -150,6 +151,12 @@ class DatagramStream {
 ///
 /// `auto stream = co_await open_datagram_endpoint({.local_addr = {"127.0.0.1", 9999}});`
 Coroutine<DatagramStream> open_datagram_endpoint(DatagramOptions options = {});
+
+/// The datagrams `stream` receives (recvfrom() in a loop), until the
+/// endpoint is closed by close() and the queue is drained; the error an
+/// endpoint is lost with, and the socket errors recvfrom() reports, end it
+/// by propagating. The generator holds a copy of the handle.
+AsyncGenerator<Datagram> aiter(DatagramStream stream);
 
 }  // namespace asyncio
 

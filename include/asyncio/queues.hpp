@@ -8,6 +8,7 @@
 #ifndef ASYNCIO_QUEUES_HPP
 #define ASYNCIO_QUEUES_HPP
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/detail/queue_stores.hpp>
 #include <asyncio/detail/waiters.hpp>
@@ -282,6 +283,24 @@ class LifoQueue : public detail::BasicQueue<T, detail::LifoStore<T>> {
  public:
   explicit LifoQueue(std::ptrdiff_t maxsize = 0) : detail::BasicQueue<T, detail::LifoStore<T>>(maxsize) {}
 };
+
+/// The items of `queue` as they come (get() in a loop), until it is shut
+/// down and empty (get()'s QueueShutDown ends the iteration; after
+/// shutdown(immediate=true) at once). Python's Queue has no `async for`;
+/// this is the loop every consumer writes. Each item still needs its
+/// task_done() if join() is used. `queue` must outlive the generator.
+template <class T, class Store>
+AsyncGenerator<T> aiter(detail::BasicQueue<T, Store>& queue) {
+  while (true) {
+    std::optional<T> item;
+    try {
+      item.emplace(co_await queue.get());
+    } catch (const QueueShutDown&) {
+    }
+    if (!item) break;
+    co_yield std::move(*item);
+  }
+}
 
 }  // namespace asyncio
 

@@ -4,6 +4,7 @@
 #ifndef ASYNCIO_STREAMS_HPP
 #define ASYNCIO_STREAMS_HPP
 
+#include <asyncio/asyncgen.hpp>
 #include <asyncio/base_events.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/detail/flow_control.hpp>
@@ -326,6 +327,13 @@ Coroutine<Server> start_unix_server(F&& client_connected_cb, std::string_view pa
   return detail::start_unix_server(detail::client_connected(std::forward<F>(client_connected_cb)),
                                    std::string(path), options);
 }
+
+/// `async for line in reader:` (≙ StreamReader.__aiter__/__anext__): the
+/// lines readline() gives, the last one without "\n" if the data ends so;
+/// ends at EOF. readline()'s errors propagate. The generator holds a copy
+/// of the handle. Spelling: `auto lines = aiter(reader); for (auto it =
+/// co_await lines.begin(); it != lines.end(); co_await ++it) use(*it);`.
+AsyncGenerator<std::string> aiter(StreamReader reader);
 
 }  // namespace asyncio
 
