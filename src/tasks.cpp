@@ -49,7 +49,11 @@ LoopCore& running_core() {
 
 void TaskCore::release_task() noexcept {
   report_unretrieved();
-  if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
+  // One test for the common case: a default name and no context.
+  if (!(name_ & 1) || context_) [[unlikely]] {
+    if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
+    release_slot(context_);
+  }
 }
 
 void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& name) {
@@ -59,6 +63,7 @@ void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& n
   depth_ = 0;  // each step resumes it from the trampoline
   link_ = top;
   cancels_ = 0;
+  context_ = capture_context();  // ≙ contextvars.copy_context() in Task.__init__
   name_ = name.empty() ? (next_task_id() << 1) | 1 : reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));
   prev_ = nullptr;
   next_ = loop->tasks;
@@ -145,6 +150,7 @@ void TaskCore::run_ready(bool discard) noexcept {
 }
 
 void TaskCore::step() noexcept {
+  ContextSwitch in_context(context_);  // ≙ self._context.run(self.__step_run_and_handle_result)
   LoopCore* loop = loop_;
   TaskCore* outer = loop->current_task;
   loop->current_task = this;

@@ -6,6 +6,7 @@
 #include <asyncio/as_completed.hpp>
 #include <asyncio/base_events.hpp>
 #include <asyncio/contextlib.hpp>
+#include <asyncio/contextvars.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/datagrams.hpp>
 #include <asyncio/events.hpp>

@@ -66,10 +66,16 @@ class TaskGroup {
   /// the block may add tasks while the group waits for them.
   template <class T>
   Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
-    check_open();
-    Task<T> task = loop_->owner->start_task(std::move(coro), name);
-    adopt(task.core());
-    return task;
+    return start(std::move(coro), name, nullptr);
+  }
+  /// The task runs in `context` itself (≙ `context=`).
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, std::string name, const Context& context) {
+    return start(std::move(coro), name, &context);
+  }
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, const Context& context) {
+    return create_task(std::move(coro), std::string(), context);
   }
   /// An awaitable operation (a queue's get() or put(), ...) as a task of
   /// the group, as asyncio::create_task() takes it.
@@ -97,6 +103,13 @@ class TaskGroup {
 
   void check_open() const;
   void adopt(detail::TaskCore* task);
+  template <class T>
+  Task<T> start(Coroutine<T>&& coro, std::string& name, const Context* context) {
+    check_open();
+    Task<T> task = loop_->owner->start_task(std::move(coro), name, context);
+    adopt(task.core());
+    return task;
+  }
   /// __aenter__: RuntimeError("TaskGroup <...> has already been entered"),
   /// or "... cannot determine the parent task" outside a task.
   void enter();

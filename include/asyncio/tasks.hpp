@@ -4,6 +4,7 @@
 #ifndef ASYNCIO_TASKS_HPP
 #define ASYNCIO_TASKS_HPP
 
+#include <asyncio/contextvars.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/futures.hpp>
@@ -48,6 +49,9 @@ class TaskRef : public detail::CoreRef<detail::TaskCore> {
   }
   /// `<Task finished name='Task-1'>`, as CPython's repr.
   std::string repr() const { return live()->repr(); }
+  /// The context the task runs in: a copy of its creator's, or the one
+  /// given to create_task (≙ Task.get_context()).
+  Context get_context() const;
 
   detail::TaskCore* core() const noexcept { return p_; }
   /// Adopts one reference.
@@ -127,6 +131,17 @@ Task<T> create_task(Coroutine<T> coro, std::string name = {}) {
   return detail::running_core().owner->start_task(std::move(coro), name);
 }
 
+/// create_task in `context` itself instead of a copy of the caller's
+/// context (≙ `create_task(coro, context=ctx)`).
+template <class T>
+Task<T> create_task(Coroutine<T> coro, std::string name, const Context& context) {
+  return detail::running_core().owner->start_task(std::move(coro), name, &context);
+}
+template <class T>
+Task<T> create_task(Coroutine<T> coro, const Context& context) {
+  return create_task(std::move(coro), std::string(), context);
+}
+
 /// create_task(q.get()), create_task(q.put(x)), create_task of a timeout
 /// scope: an awaitable operation as a task, as Python takes any awaitable.
 template <class A>
@@ -191,15 +206,35 @@ Task<typename detail::function_coroutine_t<F, A...>::value_type> EventLoop::crea
 }
 
 template <class T>
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name, const Context& context) {
+  return start_task(std::move(coro), name, &context);
+}
+
+template <class T>
+Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name, const Context* context) {
+  if (!context) return start_task(std::move(coro), name);
+  check_closed();
+  auto h = coro.release();
+  h.promise().start(core_, h, name);
+  h.promise().set_context(context->core());
+  return launch_new<T>(h.promise());
+}
+
+template <class T>
 Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name) {
   check_closed();
   auto h = coro.release();
   h.promise().start(core_, h, name);
-  Task<T> task(&h.promise());
+  return launch_new<T>(h.promise());
+}
+
+template <class T>
+Task<T> EventLoop::launch_new(detail::TaskCore& p) {
+  Task<T> task(static_cast<detail::Promise<T>*>(&p));
   if (core_->task_hook)
-    launch_task(h.promise());
+    launch_task(p);
   else
-    h.promise().launch();
+    p.launch();
   return task;
 }
 
