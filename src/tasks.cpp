@@ -48,7 +48,11 @@ LoopCore& running_core() {
 }
 
 void TaskCore::release_task() noexcept {
-  report_unretrieved();
+  if (flags_ & f_log_traceback) [[unlikely]] {
+    // The handler runs in the task's context (test_task_exc_handler_correct_context).
+    ContextSwitch in_context(context_);
+    report_unretrieved();
+  }
   // One test for the common case: a default name and no context.
   if (!(name_ & 1) || context_) [[unlikely]] {
     if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);

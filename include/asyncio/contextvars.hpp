@@ -197,7 +197,7 @@ class Context {
   }
   /// ≙ ctx.get(var, default).
   template <class T>
-  T get(const ContextVar<T>& var, T default_value) const {
+  T get(const ContextVar<T>& var, std::type_identity_t<T> default_value) const {
     if (const detail::ContextEntry* e = find(var.core())) return *static_cast<const T*>(e->value.get());
     return default_value;
   }
