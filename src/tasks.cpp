@@ -56,7 +56,10 @@ void TaskCore::release_task() noexcept {
   // One test for the common case: a default name and no context.
   if (!(name_ & 1) || context_) [[unlikely]] {
     if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
-    release_slot(context_);
+    // Zeroed: when the task's last step frees it, tls.context points here
+    // until that step returns, and what the rest of the frame's destruction
+    // runs (done-callbacks' destructors) reads an empty context.
+    release_slot(std::exchange(context_, 0));
   }
 }
 

@@ -496,6 +496,41 @@ TEST(TaskContext, GetContextOfATaskIsItsOwnCopy) {
   EXPECT_EQ(creator[var], 1);
 }
 
+namespace {
+
+/// Records the value of `var` seen by its destructor (the moved-from ones
+/// record nothing).
+struct Probe {
+  Probe(ContextVar<int> v, std::vector<int>* s) : var(std::move(v)), seen(s) {}
+  Probe(Probe&& o) noexcept : var(o.var), seen(std::exchange(o.seen, nullptr)) {}
+  ~Probe() {
+    if (seen) seen->push_back(var.get(-1));
+  }
+  ContextVar<int> var;
+  std::vector<int>* seen;
+};
+
+Coroutine<Probe> make_probe(ContextVar<int> var, std::vector<int>* seen) {
+  var.set(7);
+  co_return Probe(var, seen);
+}
+
+Coroutine<> drop_probe_task(ContextVar<int> var, std::vector<int>* seen) {
+  (void)asyncio::create_task(make_probe(var, seen));  // freed by its own last step
+  co_await asyncio::sleep(0);
+  co_await asyncio::sleep(0);
+  EXPECT_EQ(var.get(-1), -1);
+}
+
+}  // namespace
+
+TEST(TaskContext, ResultDestroyedByTheLastStepSeesTheTasksContext) {
+  ContextVar<int> var("var");
+  std::vector<int> seen;
+  run_test(drop_probe_task(var, &seen));
+  EXPECT_EQ(seen, std::vector<int>{7});
+}
+
 // ---- test_eager_task_factory.py ---------------------------------------------
 
 namespace {
