@@ -11,6 +11,7 @@
 #include <asyncio/contextvars.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <functional>
 #include <random>
@@ -676,6 +677,31 @@ TEST(HandleContext, CallSoonThreadsafeCopiesTheCallingThreadsContext) {
   t.loop.run_forever();
   EXPECT_EQ(seen, std::vector<std::string>{"other thread"});
   EXPECT_EQ(var.get(), "loop");
+}
+
+TEST(HandleContext, SignalHandlerRunsInACopyOfTheAddersContext) {
+  // ≙ add_signal_handler's Handle(callback, args, loop, None): a copy made
+  // when the handler is added, the same for every call.
+  ContextVar<int> var("var", 0);
+  TestLoop t(false);
+  std::vector<int> seen;
+  Context ctx;
+  ctx.run([&] {
+    var.set(5);
+    t.loop.add_signal_handler(SIGUSR1, [&] {
+      seen.push_back(var.get());
+      var.set(var.get() + 1);
+      t.loop.stop();
+    });
+  });
+  for (int i = 0; i < 2; ++i) {
+    t.loop.call_soon([] { std::raise(SIGUSR1); });
+    t.loop.run_forever();
+  }
+  EXPECT_EQ(seen, (std::vector<int>{5, 6}));
+  EXPECT_EQ(ctx[var], 5);
+  EXPECT_EQ(var.get(), 0);
+  t.loop.remove_signal_handler(SIGUSR1);
 }
 
 // ---- test_taskgroups.py -----------------------------------------------------
