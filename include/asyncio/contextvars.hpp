@@ -24,8 +24,6 @@ class ContextVar;
 template <class T>
 class Token;
 class Context;
-class TaskRef;
-class Handle;
 
 namespace detail {
 

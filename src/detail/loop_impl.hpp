@@ -39,10 +39,7 @@ class HandleState final : public ReadyNode, public TimerNode {
       : TimerNode(&HandleState::on_due), cb(std::move(cb)), loop(loop) {}
   ~HandleState() { release_slot(context); }
   /// Runs in `c` itself (call_soon(..., context)) instead of a copy.
-  void set_context(ContextCore* c) noexcept {
-    release_slot(context);
-    context = share_core(c);
-  }
+  void set_context(ContextCore* c) noexcept { share_core(context, c); }
 
   /// Its time has come: onto the ready queue (the heap's reference passes
   /// to the queue).

@@ -106,13 +106,13 @@ inline ContextSlot capture_context() noexcept {
   if (!s || (!(s & 1) && !reinterpret_cast<const ContextCore*>(s)->map)) return 0;
   return copy_slot(s);
 }
-/// `s` runs in `core` itself (context= given): one reference more.
-inline ContextSlot share_core(ContextCore* core) noexcept {
-  core->incref();
-  return reinterpret_cast<ContextSlot>(core);
-}
 inline void release_slot(ContextSlot s) noexcept {
   if (s) release_nonempty_slot(s);
+}
+/// What `slot` runs in becomes `core` itself (context= given).
+inline void share_core(ContextSlot& slot, ContextCore* core) noexcept {
+  core->incref();
+  release_slot(std::exchange(slot, reinterpret_cast<ContextSlot>(core)));
 }
 /// The Context object of `slot`, made now if it has none yet.
 ContextCore* materialize(ContextSlot& slot);

@@ -97,10 +97,7 @@ class TaskCore : public FutureCore {
   /// The context the task's steps run in (a copy of its creator's).
   ContextSlot& context_slot() noexcept { return context_; }
   /// Runs the task in `context` itself (create_task(..., context)).
-  void set_context(ContextCore* context) noexcept {
-    release_slot(context_);
-    context_ = share_core(context);
-  }
+  void set_context(ContextCore* context) noexcept { share_core(context_, context); }
 
   union {
     /// An awaited frame: the awaiting frame. A task's top frame: the
