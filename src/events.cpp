@@ -2,6 +2,7 @@
 // The event loop proper. ≙ Lib/asyncio/base_events.py (BaseEventLoop)
 #include <asyncio/events.hpp>
 
+#include <asyncio/contextvars.hpp>
 #include <asyncio/futures.hpp>
 #include <asyncio/tasks.hpp>
 #include <asyncio/threads.hpp>
@@ -327,13 +328,42 @@ Handle EventLoop::call_soon(std::function<void()> cb, std::source_location where
 }
 
 Handle EventLoop::call_soon_threadsafe(std::function<void()> cb) {
-  auto* h = new HandleState(core_, std::move(cb));
+  return post_handle(new HandleState(core_, std::move(cb)));
+}
+
+Handle EventLoop::post_handle(HandleState* h) {
   h->refs = 2;
   if (!impl_->posted->push(h)) {
     delete h;
     throw RuntimeError("Event loop is closed");
   }
   return Handle(h);
+}
+
+// The context= forms: the handle is not run before it is returned (the
+// threadsafe one is given its context before it is posted).
+Handle EventLoop::call_soon(std::function<void()> cb, const Context& context, std::source_location where) {
+  Handle h = call_soon(std::move(cb), where);
+  h.s_->set_context(context.core());
+  return h;
+}
+
+Handle EventLoop::call_soon_threadsafe(std::function<void()> cb, const Context& context) {
+  auto* h = new HandleState(core_, std::move(cb));
+  h->set_context(context.core());
+  return post_handle(h);
+}
+
+TimerHandle EventLoop::call_later(double delay, std::function<void()> cb, const Context& context,
+                                  std::source_location where) {
+  return call_at(time() + delay, std::move(cb), context, where);
+}
+
+TimerHandle EventLoop::call_at(double when, std::function<void()> cb, const Context& context,
+                               std::source_location where) {
+  TimerHandle h = call_at(when, std::move(cb), where);
+  h.s_->set_context(context.core());
+  return h;
 }
 
 TimerHandle EventLoop::call_later(double delay, std::function<void()> cb, std::source_location where) {

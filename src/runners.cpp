@@ -138,6 +138,7 @@ EventLoop& Runner::get_loop() {
   if (state_ == State::closed) throw RuntimeError("Runner is closed");
   if (state_ == State::created) {
     loop_ = std::make_unique<EventLoop>(options_);
+    context_ = copy_context();
     state_ = State::initialized;
   }
   return *loop_;

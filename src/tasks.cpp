@@ -50,9 +50,19 @@ LoopCore& running_core() {
 }
 
 void TaskCore::release_task() noexcept {
-  // Tested here: the call alone would cost a frame set-up on every task.
-  if (flags_ & (f_log_traceback | f_traced)) report_unretrieved();
-  if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
+  if (flags_ & (f_log_traceback | f_traced)) [[unlikely]] {
+    // The handler runs in the task's context (test_task_exc_handler_correct_context).
+    ContextSwitch in_context(context_);
+    report_unretrieved();
+  }
+  // One test for the common case: a default name and no context.
+  if (!(name_ & 1) || context_) [[unlikely]] {
+    if (!(name_ & 1)) delete reinterpret_cast<std::string*>(name_);
+    // Zeroed: when the task's last step frees it, tls.context points here
+    // until that step returns, and what the rest of the frame's destruction
+    // runs (done-callbacks' destructors) reads an empty context.
+    release_slot(std::exchange(context_, 0));
+  }
 }
 
 void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& name) {
@@ -62,6 +72,7 @@ void TaskCore::start(LoopCore* loop, std::coroutine_handle<> top, std::string& n
   depth_ = 0;  // each step resumes it from the trampoline
   link_ = top;
   cancels_ = 0;
+  context_ = capture_context();  // ≙ contextvars.copy_context() in Task.__init__
   name_ = name.empty() ? (next_task_id() << 1) | 1 : reinterpret_cast<std::uintptr_t>(new std::string(std::move(name)));
   prev_ = nullptr;
   next_ = loop->tasks;
@@ -155,6 +166,7 @@ void TaskCore::run_ready(bool discard) noexcept {
 }
 
 void TaskCore::step() noexcept {
+  ContextSwitch in_context(context_);  // ≙ self._context.run(self.__step_run_and_handle_result)
   LoopCore* loop = loop_;
   TaskCore* outer = loop->current_task;
   loop->current_task = this;

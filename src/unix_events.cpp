@@ -11,6 +11,7 @@
 #include <csignal>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace asyncio {
 
@@ -26,6 +27,7 @@ namespace detail {
 class SignalWatcher final : public UvHandle {
  public:
   SignalWatcher(LoopCore* core, std::function<void()> cb) : UvHandle(core), cb_(std::move(cb)) {}
+  ~SignalWatcher() { release_slot(context_); }
   /// Returns the libuv status (the loop's signal pipe is made at the first
   /// watcher: EMFILE at the descriptor limit).
   int init(uv_loop_t* uv) noexcept {
@@ -35,7 +37,10 @@ class SignalWatcher final : public UvHandle {
   }
   uv_signal_t* signal() noexcept { return &handle_; }
   const std::function<void()>& callback() const noexcept { return cb_; }
-  void set_callback(std::function<void()> cb) { cb_ = std::move(cb); }
+  void set_callback(std::function<void()> cb) {
+    cb_ = std::move(cb);
+    release_slot(std::exchange(context_, capture_context()));
+  }
   /// Stops watching; the watcher frees itself once libuv lets go of the
   /// handle and the ready queue of it.
   void close() noexcept {
@@ -49,6 +54,7 @@ class SignalWatcher final : public UvHandle {
  private:
   void run(bool discard) noexcept override {
     if (discard || closed_) return;
+    ContextSwitch in_context(context_);
     try {
       // A copy: the handler may replace itself while it runs.
       std::function<void()> cb = cb_;
@@ -60,6 +66,9 @@ class SignalWatcher final : public UvHandle {
   void release() noexcept override { delete this; }
 
   std::function<void()> cb_;
+  /// A copy of the context add_signal_handler() was called in (≙ the
+  /// handler's Handle._context): every call runs in it.
+  ContextSlot context_ = capture_context();
   uv_signal_t handle_{};
   bool closed_ = false;
 };

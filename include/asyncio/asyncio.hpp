@@ -7,6 +7,7 @@
 #include <asyncio/asyncgen.hpp>
 #include <asyncio/base_events.hpp>
 #include <asyncio/contextlib.hpp>
+#include <asyncio/contextvars.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/datagrams.hpp>
 #include <asyncio/events.hpp>

@@ -21,6 +21,7 @@
 
 namespace asyncio {
 
+class Context;
 
 namespace detail {
 class HandleState;
@@ -57,6 +58,10 @@ class Handle {
   void cancel() noexcept;
   /// True once cancel() was called.
   bool cancelled() const noexcept;
+  /// The context the callback runs in: a copy of the scheduler's, or the
+  /// one given as `context` (≙ Handle.get_context()). Needs
+  /// <asyncio/contextvars.hpp>.
+  Context get_context() const;
 
  protected:
   explicit Handle(detail::HandleState* s) noexcept : s_(s) {}
@@ -142,6 +147,15 @@ class EventLoop {
   /// Schedules `cb` at loop time `when`. Timers with equal times run FIFO.
   TimerHandle call_at(double when, std::function<void()> cb,
                       std::source_location where = std::source_location::current());
+  /// The callback runs in a copy of the caller's context; with `context`
+  /// (≙ `context=`) in that context itself. Need <asyncio/contextvars.hpp>.
+  Handle call_soon(std::function<void()> cb, const Context& context,
+                   std::source_location where = std::source_location::current());
+  Handle call_soon_threadsafe(std::function<void()> cb, const Context& context);
+  TimerHandle call_later(double delay, std::function<void()> cb, const Context& context,
+                         std::source_location where = std::source_location::current());
+  TimerHandle call_at(double when, std::function<void()> cb, const Context& context,
+                      std::source_location where = std::source_location::current());
   /// The loop's monotonic clock in seconds (virtual under virtual_time).
   double time() const noexcept;
 
@@ -155,9 +169,23 @@ class EventLoop {
   template <class F, class... A>
     requires detail::CoroutineFunction<F, A...>
   Task<typename detail::function_coroutine_t<F, A...>::value_type> create_task(F&& f, A&&... args);
+  /// The task runs in `context` itself instead of a copy of the caller's
+  /// (≙ `context=`); see <asyncio/contextvars.hpp>.
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, std::string name, const Context& context,
+                      std::source_location where = std::source_location::current());
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, const Context& context,
+                      std::source_location where = std::source_location::current()) {
+    return create_task(std::move(coro), std::string(), context, where);
+  }
   /// create_task without moving the name around (the hot path).
   template <class T>
   Task<T> start_task(Coroutine<T>&& coro, std::string& name,
+                     std::source_location where = std::source_location::current());
+  /// The same in `context` (null: a copy of the caller's).
+  template <class T>
+  Task<T> start_task(Coroutine<T>&& coro, std::string& name, const Context* context,
                      std::source_location where = std::source_location::current());
   /// Runs `fn()` in `executor` (the default executor if null) and returns
   /// a Future of its result (≙ loop.run_in_executor). Cancelling the
@@ -291,6 +319,11 @@ class EventLoop {
   /// (one test on the hot path: Impl::guarded is closed || debug).
   void check_call() const;
   void check_guarded() const;
+  /// Schedules (or, eager, runs) the first step of a task start() made.
+  template <class T>
+  Task<T> launch_new(detail::TaskCore& p, std::source_location where);
+  /// Gives `h` (new) to the queue other threads post to.
+  Handle post_handle(detail::HandleState* h);
   /// What run_forever() checks before running: closed, already running,
   /// another loop running in this thread.
   void check_runnable() const;

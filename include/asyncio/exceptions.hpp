@@ -84,6 +84,19 @@ class SendfileNotAvailableError : public RuntimeError {
   using RuntimeError::RuntimeError;
 };
 
+/// Python's builtin LookupError: ContextVar::get() of a variable with no
+/// value and no default. A std::out_of_range, what std::map::at() throws.
+class LookupError : public std::out_of_range {
+ public:
+  using std::out_of_range::out_of_range;
+};
+
+/// Python's builtin KeyError (a LookupError): Context's operator[].
+class KeyError : public LookupError {
+ public:
+  using LookupError::LookupError;
+};
+
 /// The operation exceeded its deadline (Python's builtin TimeoutError).
 class TimeoutError : public std::runtime_error {
  public:

@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -36,15 +37,18 @@ class Runner {
   /// uncancel() brings its count to 0, run() throws KeyboardInterrupt
   /// (else the CancelledError). A second Ctrl-C throws KeyboardInterrupt
   /// out of the loop at once.
+  ///
+  /// The task runs in the runner's context, a copy of the caller's made
+  /// with the loop, so what one run() sets the next one sees
+  /// (test_run_keeps_context); or in `context` (≙ `context=`).
   template <class T>
   T run(Coroutine<T> coro) {
     EventLoop& loop = prepare_run();
-    Task<T> task = loop.create_task(std::move(coro));
-    run_task(task);
-    if constexpr (std::is_void_v<T>)
-      task.result();
-    else
-      return std::move(task.result());
+    return run_in(loop, std::move(coro), &*context_);
+  }
+  template <class T>
+  T run(Coroutine<T> coro, const Context& context) {
+    return run_in(prepare_run(), std::move(coro), &context);
   }
   /// Shuts down as described above. Idempotent.
   void close();
@@ -52,6 +56,19 @@ class Runner {
   EventLoop& get_loop();
 
  private:
+  /// `context` null: a copy of the caller's context (asyncio::run(), whose
+  /// runner nobody else uses: the same, minus a Context object that every
+  /// task the program creates would have to look into).
+  template <class T>
+  T run_in(EventLoop& loop, Coroutine<T>&& coro, const Context* context) {
+    std::string name;
+    Task<T> task = loop.start_task(std::move(coro), name, context);
+    run_task(task);
+    if constexpr (std::is_void_v<T>)
+      task.result();
+    else
+      return std::move(task.result());
+  }
   EventLoop& prepare_run();
   /// Runs the loop until `main` is done, with the SIGINT handling above.
   void run_task(const TaskRef& main);
@@ -59,6 +76,9 @@ class Runner {
   State state_ = State::created;
   LoopOptions options_;
   std::unique_ptr<EventLoop> loop_;
+  std::optional<Context> context_;  ///< made with the loop (≙ Runner._context)
+  template <class T>
+  friend T run(Coroutine<T> main);
 };
 
 [[noreturn]] void throw_run_nested();
@@ -75,10 +95,10 @@ T run(Coroutine<T> main, LoopOptions options = {}) {
   if (loop_running_in_this_thread()) throw_run_nested();
   Runner runner(options);
   if constexpr (std::is_void_v<T>) {
-    runner.run(std::move(main));
+    runner.run_in(runner.prepare_run(), std::move(main), nullptr);
     runner.close();
   } else {
-    T value = runner.run(std::move(main));
+    T value = runner.run_in(runner.prepare_run(), std::move(main), nullptr);
     runner.close();
     return value;
   }

@@ -73,6 +73,17 @@ class TaskGroup {
     adopt(task.core());
     return task;
   }
+  /// The task runs in `context` itself (≙ `context=`).
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, std::string name, const Context& context,
+                      std::source_location where = std::source_location::current()) {
+    return start(std::move(coro), name, &context, where);
+  }
+  template <class T>
+  Task<T> create_task(Coroutine<T> coro, const Context& context,
+                      std::source_location where = std::source_location::current()) {
+    return create_task(std::move(coro), std::string(), context, where);
+  }
   /// An awaitable operation (a queue's get() or put(), ...) as a task of
   /// the group, as asyncio::create_task() takes it.
   template <class A>
@@ -100,6 +111,13 @@ class TaskGroup {
 
   void check_open() const;
   void adopt(detail::TaskCore* task);
+  template <class T>
+  Task<T> start(Coroutine<T>&& coro, std::string& name, const Context* context, std::source_location where) {
+    check_open();
+    Task<T> task = loop_->owner->start_task(std::move(coro), name, context, where);
+    adopt(task.core());
+    return task;
+  }
   /// __aenter__: RuntimeError("TaskGroup <...> has already been entered"),
   /// or "... cannot determine the parent task" outside a task.
   void enter();

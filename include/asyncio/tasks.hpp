@@ -4,6 +4,7 @@
 #ifndef ASYNCIO_TASKS_HPP
 #define ASYNCIO_TASKS_HPP
 
+#include <asyncio/contextvars.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/futures.hpp>
@@ -54,6 +55,9 @@ class TaskRef : public detail::CoreRef<detail::TaskCore> {
   /// pending task adds `wait_for=<...>` (what it is suspended on) and
   /// every task `created at file:line`.
   std::string repr() const { return live()->repr(); }
+  /// The context the task runs in: a copy of its creator's, or the one
+  /// given to create_task (≙ Task.get_context()).
+  Context get_context() const;
 
   /// The task's coroutine: the handle of its top frame (≙ get_coro(); the
   /// frame lives as long as the task; done() on it is true once the
@@ -153,6 +157,19 @@ template <class T>
   return detail::running_core().owner->start_task(std::move(coro), name, where);
 }
 
+/// create_task in `context` itself instead of a copy of the caller's
+/// context (≙ `create_task(coro, context=ctx)`).
+template <class T>
+Task<T> create_task(Coroutine<T> coro, std::string name, const Context& context,
+                    std::source_location where = std::source_location::current()) {
+  return detail::running_core().owner->start_task(std::move(coro), name, &context, where);
+}
+template <class T>
+Task<T> create_task(Coroutine<T> coro, const Context& context,
+                    std::source_location where = std::source_location::current()) {
+  return create_task(std::move(coro), std::string(), context, where);
+}
+
 /// create_task(q.get()), create_task(q.put(x)), create_task of a timeout
 /// scope: an awaitable operation as a task, as Python takes any awaitable.
 template <class A>
@@ -221,16 +238,38 @@ Task<typename detail::function_coroutine_t<F, A...>::value_type> EventLoop::crea
 // is materialised only on the debug-mode branch: debug mode off, the
 // creation site costs nothing (design-notes.md "Debug mode").
 template <class T>
+Task<T> EventLoop::create_task(Coroutine<T> coro, std::string name, const Context& context,
+                               std::source_location where) {
+  return start_task(std::move(coro), name, &context, where);
+}
+
+template <class T>
+Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name, const Context* context,
+                              std::source_location where) {
+  if (!context) return start_task(std::move(coro), name, where);
+  check_call();
+  auto h = coro.release();
+  h.promise().start(core_, h, name);
+  h.promise().set_context(context->core());
+  return launch_new<T>(h.promise(), where);
+}
+
+template <class T>
 [[gnu::always_inline]] inline Task<T> EventLoop::start_task(Coroutine<T>&& coro, std::string& name,
                                                             std::source_location where) {
   check_call();
   auto h = coro.release();
   h.promise().start(core_, h, name);
-  Task<T> task(&h.promise());
+  return launch_new<T>(h.promise(), where);
+}
+
+template <class T>
+[[gnu::always_inline]] inline Task<T> EventLoop::launch_new(detail::TaskCore& p, std::source_location where) {
+  Task<T> task(static_cast<detail::Promise<T>*>(&p));
   if (core_->task_hook)
-    launch_task(h.promise(), where);
+    launch_task(p, where);
   else
-    h.promise().launch();
+    p.launch();
   return task;
 }
 

@@ -196,7 +196,8 @@ auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F&& fn) {
 }
 
 /// Runs `f(args...)` in the running loop's default executor and gives its
-/// result (≙ asyncio.to_thread). The arguments are copied (or moved) into
+/// result (≙ asyncio.to_thread), in a copy of the caller's context (as
+/// CPython, run_in_executor does not copy it). The arguments are copied (or moved) into
 /// the call. Cancelling the awaiting task cancels the await; a call already
 /// running in its thread still finishes, and its result is dropped.
 template <class F, class... A>
@@ -204,7 +205,10 @@ auto to_thread(F&& f, A&&... args) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
   return detail::await_in_default_executor<R>(
-      [f = std::decay_t<F>(std::forward<F>(f)), ... args = std::forward<A>(args)]() mutable -> R {
+      [context = detail::OwnedContext(), f = std::decay_t<F>(std::forward<F>(f)),
+       ... args = std::forward<A>(args)]() mutable -> R {
+        // The worker runs in a copy of the caller's context (≙ ctx.run(func)).
+        detail::ContextSwitch in_context(context.slot());
         return std::invoke(f, args...);
       });
 }

@@ -42,6 +42,9 @@ class HandleState final : public ReadyNode, public TimerNode {
  public:
   explicit HandleState(LoopCore* loop, std::function<void()> cb) noexcept
       : TimerNode(&HandleState::on_due), cb(std::move(cb)), loop(loop) {}
+  ~HandleState() { release_slot(context); }
+  /// Runs in `c` itself (call_soon(..., context)) instead of a copy.
+  void set_context(ContextCore* c) noexcept { share_core(context, c); }
 
   /// Its time has come: onto the ready queue (the heap's reference passes
   /// to the queue).
@@ -49,6 +52,7 @@ class HandleState final : public ReadyNode, public TimerNode {
 
   void run_ready(bool discard) noexcept override {
     if (!discard && !cancelled) {
+      ContextSwitch in_context(context);  // ≙ self._context.run(self._callback)
       try {
         cb();
       } catch (...) {
@@ -66,6 +70,8 @@ class HandleState final : public ReadyNode, public TimerNode {
 
   std::function<void()> cb;
   LoopCore* loop;
+  /// A copy of the scheduler's context (≙ Handle._context).
+  ContextSlot context = capture_context();
   // Atomic: the Handle of call_soon_threadsafe() lives in another thread.
   std::atomic<std::uint32_t> refs{1};
   bool cancelled = false;

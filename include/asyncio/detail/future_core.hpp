@@ -3,6 +3,7 @@
 #ifndef ASYNCIO_DETAIL_FUTURE_CORE_HPP
 #define ASYNCIO_DETAIL_FUTURE_CORE_HPP
 
+#include <asyncio/detail/context_core.hpp>
 #include <asyncio/detail/loop_core.hpp>
 #include <asyncio/exceptions.hpp>
 
@@ -34,12 +35,13 @@ namespace detail {
 class UserCallback : public ReadyNode {
  public:
   explicit UserCallback(std::uintptr_t id) noexcept : id_(id) {}
-  virtual ~UserCallback() = default;
+  virtual ~UserCallback() { release_slot(context_); }
   void on_done(FutureCore& f) final {
     struct Free {
       UserCallback* self;
       ~Free() { delete self; }
     } free{this};
+    ContextSwitch in_context(context_);  // ≙ call_soon(callback, self, context=ctx)
     call(f);
   }
   void release_callback() noexcept override { delete this; }
@@ -50,6 +52,8 @@ class UserCallback : public ReadyNode {
 
  private:
   std::uintptr_t id_;
+  /// A copy of the context add_done_callback() was called in.
+  ContextSlot context_ = capture_context();
 };
 
 /// A fresh id for a callable without identity.

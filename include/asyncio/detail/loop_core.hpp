@@ -188,6 +188,10 @@ struct ThreadState {
   unsigned destroy_depth = 0;
   /// Frames whose destruction was deferred to keep the stack bounded.
   std::vector<std::coroutine_handle<>>* deferred = nullptr;
+  /// The context slot of what runs now (a task, a callback, Context::run);
+  /// null: `thread_context`, the thread's own (detail/context_core.hpp).
+  std::uintptr_t* context = nullptr;
+  std::uintptr_t thread_context = 0;
 };
 
 /// Native-stack bound on nested inline resumes (CoroutineAwaiter) and on

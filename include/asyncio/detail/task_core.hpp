@@ -5,6 +5,7 @@
 #ifndef ASYNCIO_DETAIL_TASK_CORE_HPP
 #define ASYNCIO_DETAIL_TASK_CORE_HPP
 
+#include <asyncio/detail/context_core.hpp>
 #include <asyncio/detail/future_core.hpp>
 
 #include <coroutine>
@@ -100,6 +101,10 @@ class TaskCore : public FutureCore {
   }
   /// The next pending task of the same loop (all_tasks()).
   TaskCore* next_in_loop() const noexcept { return next_; }
+  /// The context the task's steps run in (a copy of its creator's).
+  ContextSlot& context_slot() noexcept { return context_; }
+  /// Runs the task in `context` itself (create_task(..., context)).
+  void set_context(ContextCore* context) noexcept { share_core(context_, context); }
 
   union {
     /// An awaited frame: the awaiting frame. A task's top frame: the
@@ -142,7 +147,8 @@ class TaskCore : public FutureCore {
   /// (id << 1) | 1 for the default name Task-<id>, else a std::string*.
   std::uintptr_t name_;
   std::uint32_t cancels_;
-
+  /// Set by start() to a copy of the creator's context (contextvars.hpp).
+  ContextSlot context_;
 };
 
 }  // namespace asyncio::detail
