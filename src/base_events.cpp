@@ -11,6 +11,7 @@
 #include "detail/report.hpp"
 #include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
+#include "detail/sslproto.hpp"
 #include "detail/stream_transport.hpp"
 #include "detail/uv_error.hpp"
 
@@ -181,6 +182,7 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
+  std::optional<TlsParams> tls = client_tls(options, host);  // TLS (sslproto.cpp)
   const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
   // Named coroutines, not temporaries, inside co_await (GCC 12, see
   // base_events.hpp).
@@ -230,8 +232,9 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
   }
   if (!conn.t) throw_connect_errors(errors);
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+  // The protocol gets the transport directly, or through TLS.
+  Coroutine<ConnectionResult> made = wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
+  co_return co_await made;
 }
 
 Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
@@ -571,6 +574,7 @@ struct CloseOnError {
 Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                 ServerOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
   Coroutine<std::vector<Resolved>> lookup = resolve(loop, host, port, hints, "bind");
   std::vector<Resolved> infos = co_await lookup;
@@ -588,6 +592,7 @@ Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::s
 Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
                                      ServerOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("path and sock can not be specified at the same time");
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   {
     CloseOnError guard{state};
@@ -603,6 +608,7 @@ Coroutine<Server> adopt_server(EventLoop& loop, ProtocolFactory factory, ServerO
     throw std::invalid_argument(unix_socket ? "path was not specified, and no sock specified"
                                             : "Neither host/port nor sock were specified");
   check_stream_socket(options.sock, unix_socket);
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   set_nonblocking(options.sock);
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   const bool is_unix = socket_option(options.sock, SO_DOMAIN) == AF_UNIX;

@@ -20,6 +20,7 @@
 #include <asyncio/runners.hpp>
 #include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
+#include <asyncio/ssl.hpp>
 #include <asyncio/streams.hpp>
 #include <asyncio/subprocess.hpp>
 #include <asyncio/taskgroups.hpp>

@@ -31,6 +31,10 @@
 
 namespace asyncio {
 
+namespace ssl {
+class SSLContext;  // <asyncio/ssl.hpp>
+}
+
 // The option structs below stay trivially destructible on purpose: GCC 12
 // destroys a braced temporary with non-trivial members inside a `co_await`
 // expression too early (a use-after-free, GCC PR 101367), and
@@ -69,6 +73,17 @@ struct ConnectionOptions {
   /// An already connected stream socket to use (`sock=`), with no host
   /// and port: the transport owns it once made.
   int sock = -1;
+  /// TLS (≙ ssl=SSLContext, docs/ssl.md): the context the connection
+  /// uses; null (the default) for plain TCP. It must outlive the call only.
+  const ssl::SSLContext* ssl = nullptr;
+  /// ≙ server_hostname=: the name the server's certificate must match and
+  /// the SNI sent; nullopt (None) is the host connected to, "" checks no
+  /// name (then the context must not check_hostname()).
+  std::optional<std::string_view> server_hostname = std::nullopt;
+  /// ≙ ssl_handshake_timeout= (seconds; None: 60) and ssl_shutdown_timeout=
+  /// (None: 30). Only with `ssl`.
+  std::optional<double> ssl_handshake_timeout = std::nullopt;
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;
 };
 
 /// Keyword arguments of create_server() and start_server().
@@ -91,6 +106,12 @@ struct ServerOptions {
   /// listener, systemd socket activation), with no host and port: the
   /// server owns it once made.
   int sock = -1;
+  /// TLS (≙ ssl=SSLContext, docs/ssl.md): the context the connections accepted
+  /// uses; null (the default) for plain TCP. It must outlive the call only.
+  const ssl::SSLContext* ssl = nullptr;
+  /// ≙ ssl_handshake_timeout= / ssl_shutdown_timeout= (None: 60 / 30 s).
+  std::optional<double> ssl_handshake_timeout = std::nullopt;
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;
 };
 
 /// An endpoint's address, as CPython's `local_addr` / `remote_addr`:
