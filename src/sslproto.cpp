@@ -192,6 +192,7 @@ void SSLProtocol::wakeup_waiter(std::exception_ptr exc) noexcept {
 
 std::size_t SSLProtocol::bio_read(char* out, std::size_t len) noexcept {
   const std::size_t n = std::min(len, in_end_ - in_pos_);
+  if (n == 0) return 0;
   std::memcpy(out, in_.get() + in_pos_, n);
   in_pos_ += n;
   return n;
@@ -251,7 +252,7 @@ std::span<char> SSLProtocol::get_buffer(std::ptrdiff_t) {
   if (in_cap_ - in_end_ < min_free) {
     const std::size_t cap = in_cap_ ? in_cap_ * 2 : first_buffer;
     auto bigger = std::make_unique<char[]>(cap);
-    std::memcpy(bigger.get(), in_.get() + in_pos_, in_end_ - in_pos_);
+    if (in_end_ > in_pos_) std::memcpy(bigger.get(), in_.get() + in_pos_, in_end_ - in_pos_);
     in_ = std::move(bigger);
     in_end_ -= in_pos_;
     in_pos_ = 0;
