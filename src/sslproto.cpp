@@ -794,4 +794,55 @@ ProtocolFactory wrap_ssl_factory(EventLoop& loop, ProtocolFactory factory, std::
   };
 }
 
+namespace {
+
+/// ≙ BaseEventLoop.start_tls
+Coroutine<std::shared_ptr<Transport>> start_tls(EventLoop& loop, std::shared_ptr<Transport> transport,
+                                                std::shared_ptr<Protocol> protocol, ssl::SSLContext ctx,
+                                                StartTlsOptions o) {
+  if (!transport) throw std::invalid_argument("start_tls() needs a transport");
+  if (!dynamic_cast<StreamTransport*>(transport.get()) && !dynamic_cast<SSLProtocol*>(transport.get()))
+    throw std::invalid_argument("transport is not supported by start_tls()");
+  TlsParams p{std::move(ctx), o.server_side, std::nullopt,
+              checked_timeout(o.ssl_handshake_timeout, 60.0, "ssl_handshake_timeout"),
+              checked_timeout(o.ssl_shutdown_timeout, 30.0, "ssl_shutdown_timeout")};
+  if (o.server_hostname) p.server_hostname = std::string(*o.server_hostname);
+  Future<> waiter = loop.create_future();
+  auto ssl = std::make_shared<SSLProtocol>(loop, std::move(protocol), std::move(p), waiter, false);
+  // Paused first, so that no data reaches the new protocol before its
+  // connection_made() (≙ CPython's comment).
+  transport->pause_reading();
+  transport->set_protocol(ssl);
+  struct Undo {
+    std::shared_ptr<Transport> transport;
+    Handle made, resume;
+    bool done = false;
+    ~Undo() {
+      if (done) return;
+      try {
+        transport->close();
+      } catch (...) {
+      }
+      made.cancel();
+      resume.cancel();
+    }
+  } undo{transport, loop.call_soon([ssl, transport] { ssl->connection_made(*transport); }),
+         loop.call_soon([transport] { transport->resume_reading(); })};
+  co_await waiter;
+  undo.done = true;
+  co_return ssl;
+}
+
+}  // namespace
+
 }  // namespace asyncio::detail
+
+namespace asyncio {
+
+Coroutine<std::shared_ptr<Transport>> start_tls(EventLoop& loop, std::shared_ptr<Transport> transport,
+                                                std::shared_ptr<Protocol> protocol, ssl::SSLContext sslcontext,
+                                                StartTlsOptions options) {
+  return detail::start_tls(loop, std::move(transport), std::move(protocol), std::move(sslcontext), options);
+}
+
+}  // namespace asyncio

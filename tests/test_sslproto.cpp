@@ -558,3 +558,104 @@ TEST(SSLProto, test_shutdown_cleanly) {
     co_await net_test::close_server(server);
   });
 }
+
+// ---- start_tls ---------------------------------------------------------------------
+
+namespace {
+
+/// A STARTTLS server: "STARTTLS\n" answered "OK\n", then TLS, then echo.
+Coroutine<> starttls_handler(StreamReader reader, StreamWriter writer) {
+  std::string line = co_await reader.readline();
+  if (line != "STARTTLS\n") {
+    writer.close();
+    co_return;
+  }
+  writer.write("OK\n");
+  ssl::SSLContext sctx = tls_test::server_context();
+  co_await writer.start_tls(sctx);
+  Coroutine<> echo = net_test::echo_lines(reader, writer);
+  co_await echo;
+}
+
+}  // namespace
+
+// ≙ test_streams.test_start_tls: STARTTLS on a live stream, both sides
+// through StreamWriter::start_tls().
+TEST(SSLProto, test_start_tls) {
+  run_net([](NetLoop&) -> Coroutine<> {
+    Server server = co_await start_server(starttls_handler, "127.0.0.1", 0);
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server));
+    EXPECT_FALSE(writer.get_extra_info("sslcontext").has_value());
+    writer.write("STARTTLS\n");
+    EXPECT_EQ(co_await reader.readline(), "OK\n");
+    ssl::SSLContext cctx = tls_test::client_context();
+    co_await writer.start_tls(cctx, {.server_hostname = "localhost"});
+    EXPECT_TRUE(writer.get_extra_info("sslcontext").has_value());
+    auto obj = std::any_cast<std::shared_ptr<ssl::SSLObject>>(writer.get_extra_info("ssl_object"));
+    EXPECT_EQ(obj->version(), "TLSv1.3");
+    writer.write("over TLS\n");
+    EXPECT_EQ(co_await reader.readline(), "over TLS\n");
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}
+
+// ≙ test_ssl.test_create_server_ssl_over_ssl: TLS inside TLS, the inner
+// session started with start_tls over the outer one.
+TEST(SSLProto, test_create_server_ssl_over_ssl) {
+  run_net([](NetLoop&) -> Coroutine<> {
+    ssl::SSLContext outer_server = tls_test::server_context();
+    Server server = co_await start_server(starttls_handler, "127.0.0.1", 0, {.ssl = &outer_server});
+    ssl::SSLContext cctx = tls_test::client_context();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server), {.ssl = &cctx});
+    writer.write("STARTTLS\n");
+    EXPECT_EQ(co_await reader.readline(), "OK\n");
+    co_await writer.start_tls(cctx, {.server_hostname = "localhost"});
+    const std::string big = std::string(60000, 'z') + "\n";  // under the reader's 64 KiB limit
+    writer.write(big);
+    EXPECT_TRUE(co_await reader.readline() == big);
+    writer.close();
+    co_await writer.wait_closed();
+    co_await net_test::close_server(server);
+  });
+}
+
+// ≙ test_sslproto.test_start_tls_wrong_args / misuse.
+TEST(SSLProto, test_start_tls_wrong_args) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext cctx = tls_test::client_context();
+    Coroutine<std::shared_ptr<Transport>> none = start_tls(t.loop, nullptr, nullptr, cctx);
+    EXPECT_EQ(what(co_await asyncio_test::raises(std::move(none))), "start_tls() needs a transport");
+    Server server = co_await start_server(starttls_handler, "127.0.0.1", 0);
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server));
+    // check_hostname without a name (≙ ValueError from wrap_bio).
+    Coroutine<> no_name = writer.start_tls(cctx);
+    EXPECT_EQ(what(co_await asyncio_test::raises(std::move(no_name))), "check_hostname requires server_hostname");
+    Coroutine<> side = writer.start_tls(cctx, {.server_side = true});
+    EXPECT_TRUE(holds<std::invalid_argument>(co_await asyncio_test::raises(std::move(side))));
+    writer.close();
+    co_await net_test::close_server(server);
+  });
+}
+
+// A STARTTLS client whose server never answers the handshake: the
+// handshake timeout closes the transport (virtual time).
+TEST(SSLProto, test_start_tls_slow_client_cancel) {
+  int port = 0;
+  const int listener = net_test::raw_listener(port);
+  ASSERT_GE(listener, 0);
+  TestLoop t;
+  auto main = [](int port) -> Coroutine<std::exception_ptr> {
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port);
+    ssl::SSLContext cctx = tls_test::client_context();
+    Coroutine<> up = writer.start_tls(cctx, {.server_hostname = "localhost", .ssl_handshake_timeout = 3.0});
+    std::exception_ptr e = co_await asyncio_test::raises(std::move(up));
+    EXPECT_TRUE(writer.is_closing());
+    co_return e;
+  };
+  std::exception_ptr e = t.loop.run_until_complete(main(port));
+  EXPECT_EQ(what(e), "SSL handshake is taking longer than 3.0 seconds: aborting the connection");
+  t.run_briefly();
+  close(listener);
+}

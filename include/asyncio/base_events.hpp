@@ -430,6 +430,31 @@ Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, ServerOptions
   return detail::adopt_server(loop, ProtocolFactory(std::forward<F>(factory)), options, true);
 }
 
+// ---- TLS upgrade (≙ loop.start_tls; implemented in src/sslproto.cpp) ---------
+
+/// Keyword arguments of start_tls().
+struct StartTlsOptions {
+  bool server_side = false;
+  /// The name to check the peer's certificate against and send (SNI);
+  /// nullopt (None): none, which a check_hostname() context refuses.
+  std::optional<std::string_view> server_hostname = std::nullopt;
+  std::optional<double> ssl_handshake_timeout = std::nullopt;  ///< None: 60 s
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;   ///< None: 30 s
+};
+static_assert(std::is_trivially_destructible_v<StartTlsOptions>);
+
+/// Upgrades an open connection to TLS (≙ loop.start_tls, STARTTLS): from
+/// now on `protocol` talks through the TLS transport this returns, once
+/// the handshake is done; `transport` must no longer be used directly.
+/// `transport` is a TCP/Unix transport or a TLS one (TLS in TLS): anything
+/// else is std::invalid_argument("transport ... is not supported by
+/// start_tls()"). On failure or cancellation the transport is closed and
+/// the error (SSLError, ConnectionAbortedError at the handshake timeout)
+/// propagates. `sslcontext` is copied (a handle).
+Coroutine<std::shared_ptr<Transport>> start_tls(EventLoop& loop, std::shared_ptr<Transport> transport,
+                                                std::shared_ptr<Protocol> protocol, ssl::SSLContext sslcontext,
+                                                StartTlsOptions options = {});
+
 }  // namespace asyncio
 
 #endif  // ASYNCIO_BASE_EVENTS_HPP
