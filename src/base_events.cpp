@@ -237,7 +237,9 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
   co_return co_await made;
 }
 
-Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                                   ConnectionOptions options) {
+  std::optional<TlsParams> tls = adopted_tls(options, Adopt::unix_connection);  // TLS (sslproto.cpp)
   // Connected here rather than by uv_pipe_connect, which truncates a long
   // path (reaching another socket) and cannot name an abstract one. A Unix
   // stream connects at once or fails (EAGAIN: the backlog is full, as
@@ -261,8 +263,8 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
     throw_os_error(status);
   }
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(std::exchange(conn.t, nullptr), protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+  Coroutine<ConnectionResult> made = wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
+  co_return co_await made;
 }
 
 // ---- Server ------------------------------------------------------------------

@@ -749,6 +749,21 @@ std::optional<TlsParams> client_tls(const ConnectionOptions& o, std::string_view
   return p;
 }
 
+std::optional<TlsParams> adopted_tls(const ConnectionOptions& o, Adopt what) {
+  if (what == Adopt::connection) return client_tls(o, {});
+  if (what == Adopt::unix_connection) {
+    if (o.ssl && !o.server_hostname) throw std::invalid_argument("you have to pass server_hostname when using ssl");
+    return client_tls(o, {});
+  }
+  // ≙ connect_accepted_socket: the server side, without server_hostname.
+  if (o.server_hostname) throw std::invalid_argument("connect_accepted_socket() takes no server_hostname");
+  ServerOptions server;
+  server.ssl = o.ssl;
+  server.ssl_handshake_timeout = o.ssl_handshake_timeout;
+  server.ssl_shutdown_timeout = o.ssl_shutdown_timeout;
+  return server_tls(server);
+}
+
 std::optional<TlsParams> server_tls(const ServerOptions& o) {
   if (o.ssl_handshake_timeout && !o.ssl) throw std::invalid_argument("ssl_handshake_timeout is only meaningful with ssl");
   if (o.ssl_shutdown_timeout && !o.ssl) throw std::invalid_argument("ssl_shutdown_timeout is only meaningful with ssl");

@@ -609,7 +609,8 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::strin
   StreamReader reader(options.limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader);
   ProtocolFactory factory = [protocol] { return protocol; };
-  Coroutine<ConnectionResult> connect = create_unix_connection(get_running_loop(), std::move(factory), std::move(path));
+  Coroutine<ConnectionResult> connect =
+      create_unix_connection(get_running_loop(), std::move(factory), std::move(path), options);
   co_return streams_of(co_await connect, reader);
 }
 
@@ -617,7 +618,7 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions 
   StreamReader reader(options.limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader);
   ProtocolFactory factory = [protocol] { return protocol; };
-  Coroutine<ConnectionResult> connect = adopt_connection(get_running_loop(), std::move(factory), options.sock, what);
+  Coroutine<ConnectionResult> connect = adopt_connection(get_running_loop(), std::move(factory), options.sock, what, options);
   co_return streams_of(co_await connect, reader);
 }
 

@@ -659,3 +659,88 @@ TEST(SSLProto, test_start_tls_slow_client_cancel) {
   t.run_briefly();
   close(listener);
 }
+
+// ---- the other entry points ----------------------------------------------------------
+
+// ≙ test_events.test_create_unix_server_ssl_verified and
+// test_streams.test_open_unix_connection_no_loop_ssl.
+TEST(SSLProto, test_create_unix_server_ssl_verified) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext sctx = tls_test::server_context();
+    ssl::SSLContext cctx = tls_test::client_context();
+    const std::string path = net_test::unix_path("tls");
+    Accepted accepted;
+    auto factory = [&accepted] { return accepted(); };
+    Server server = co_await create_unix_server(t.loop, factory, path, {.ssl = &sctx});
+    auto client_factory = [] { return std::make_shared<Recorder>(); };
+    auto [tr, client] =
+        co_await create_unix_connection(t.loop, client_factory, path, {.ssl = &cctx, .server_hostname = "localhost"});
+    tr->write("unix");
+    EXPECT_TRUE(co_await net_test::until([&] { return client->data == "unix"; }));
+    tr->close();
+    EXPECT_TRUE(co_await net_test::until([&] { return client->state == "CLOSED"; }));
+    // Streams over the same server kind.
+    Server streams = co_await start_unix_server(net_test::echo_lines, path + "2", {.ssl = &sctx});
+    auto [reader, writer] = co_await open_unix_connection(path + "2", {.ssl = &cctx, .server_hostname = "localhost"});
+    writer.write("line\n");
+    EXPECT_EQ(co_await reader.readline(), "line\n");
+    writer.close();
+    co_await writer.wait_closed();
+    // ssl without server_hostname (≙ CPython's ValueError).
+    Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> bad =
+        create_unix_connection(t.loop, client_factory, path, {.ssl = &cctx});
+    EXPECT_EQ(what(co_await asyncio_test::raises(std::move(bad))), "you have to pass server_hostname when using ssl");
+    co_await net_test::close_server(server);
+    co_await net_test::close_server(streams);
+  });
+}
+
+// ≙ test_events.test_ssl_connect_accepted_socket: both ends of a socket
+// pair, one through connect_accepted_socket(ssl=server), the other through
+// create_connection(sock=, ssl=client).
+TEST(SSLProto, test_ssl_connect_accepted_socket) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    ssl::SSLContext sctx = tls_test::server_context();
+    ssl::SSLContext cctx = tls_test::client_context();
+    auto server_factory = [] {
+      auto p = std::make_shared<Recorder>();
+      p->echo = true;
+      return p;
+    };
+    auto client_factory = [] { return std::make_shared<Recorder>(); };
+    using Conn = Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>>;
+    Conn server_side = connect_accepted_socket(t.loop, server_factory, fds[0], {.ssl = &sctx});
+    Conn client_side = create_connection(t.loop, client_factory, {.sock = fds[1], .ssl = &cctx, .server_hostname = "localhost"});
+    auto [a, b] = co_await gather(std::move(server_side), std::move(client_side));
+    auto& [st, sp] = a;
+    auto& [ct, cp] = b;
+    EXPECT_EQ(sp->state, "CONNECTED");
+    ct->write("pair");
+    EXPECT_TRUE(co_await net_test::until([&] { return cp->data == "pair"; }));
+    EXPECT_TRUE(std::any_cast<std::shared_ptr<ssl::SSLObject>>(st->get_extra_info("ssl_object"))->server_side());
+    ct->close();
+    EXPECT_TRUE(co_await net_test::until([&] { return cp->state == "CLOSED" && sp->state == "CLOSED"; }));
+    // sock= with ssl and no server_hostname (≙ ValueError).
+    Conn bad = create_connection(t.loop, client_factory, {.sock = 0, .ssl = &cctx});
+    EXPECT_EQ(what(co_await asyncio_test::raises(std::move(bad))),
+              "You must set server_hostname when using ssl without a host");
+  });
+}
+
+// ≙ test_events.test_connect_accepted_socket_ssl_timeout_for_plain_socket.
+TEST(SSLProto, test_connect_accepted_socket_ssl_timeout_for_plain_socket) {
+  TestLoop t;
+  auto main = [](EventLoop& loop) -> Coroutine<> {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    auto f = [] { return std::make_shared<Recorder>(); };
+    Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> c =
+        connect_accepted_socket(loop, f, fds[0], {.ssl_handshake_timeout = 1.0});
+    EXPECT_EQ(what(co_await asyncio_test::raises(std::move(c))), "ssl_handshake_timeout is only meaningful with ssl");
+    ::close(fds[0]);
+    ::close(fds[1]);
+  };
+  t.loop.run_until_complete(main(t.loop));
+}

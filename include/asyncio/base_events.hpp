@@ -217,10 +217,13 @@ namespace detail {
 using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options);
-Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path);
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                                   ConnectionOptions options = {});
 /// What the adopted socket of `sock=` must be, and the messages when not.
 enum class Adopt : std::uint8_t { connection, unix_connection, accepted };
-Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what);
+/// `options` gives the TLS keyword arguments (its sock is not used).
+Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what,
+                                             ConnectionOptions options = {});
 enum class PipeEnd : std::uint8_t { read, write };
 Coroutine<ConnectionResult> connect_pipe(EventLoop& loop, ProtocolFactory factory, int fd, PipeEnd end);
 
@@ -274,19 +277,21 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_conn
                                                                                        ConnectionOptions options) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
-                                                             options.sock, detail::Adopt::connection));
+                                                             options.sock, detail::Adopt::connection, options));
 }
 
 /// Wraps a connection accepted elsewhere (≙ loop.connect_accepted_socket):
 /// the transport owns `sock` once made. std::invalid_argument("A Stream
-/// Socket was expected, got <...>") for another kind of socket.
+/// Socket was expected, got <...>") for another kind of socket. With
+/// `options.ssl` the server side of a TLS handshake runs first (only
+/// `ssl`, `ssl_handshake_timeout` and `ssl_shutdown_timeout` are used).
 template <class F, class P = detail::factory_protocol_t<F>>
   requires std::is_base_of_v<Protocol, P>
-Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_accepted_socket(EventLoop& loop,
-                                                                                             F&& factory, int sock) {
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_accepted_socket(
+    EventLoop& loop, F&& factory, int sock, ConnectionOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::cast_protocol<P>(
-      detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)), sock, detail::Adopt::accepted));
+  return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)), sock,
+                                                             detail::Adopt::accepted, options));
 }
 
 /// The read end of a pipe, FIFO, socket or character device `fd` as a
@@ -315,15 +320,16 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_wri
 }
 
 /// create_connection() to a Unix socket at `path`
-/// (≙ loop.create_unix_connection).
+/// (≙ loop.create_unix_connection). Of `options`, only the TLS ones are
+/// used (`ssl` needs `server_hostname`: std::invalid_argument("you have to
+/// pass server_hostname when using ssl")).
 template <class F, class P = detail::factory_protocol_t<F>>
   requires std::is_base_of_v<Protocol, P>
-Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(EventLoop& loop,
-                                                                                            F&& factory,
-                                                                                            std::string_view path) {
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(
+    EventLoop& loop, F&& factory, std::string_view path, ConnectionOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(
-      detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
+      detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path), options));
 }
 
 /// create_unix_connection(sock=...): an already connected Unix stream
@@ -336,7 +342,7 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix
     EventLoop& loop, F&& factory, ConnectionOptions options) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
-                                                             options.sock, detail::Adopt::unix_connection));
+                                                             options.sock, detail::Adopt::unix_connection, options));
 }
 
 namespace detail {

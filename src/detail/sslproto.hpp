@@ -167,6 +167,11 @@ std::optional<TlsParams> client_tls(const ConnectionOptions& options, std::strin
 /// The same for a server (`ssl_handshake_timeout is only meaningful with ssl`).
 std::optional<TlsParams> server_tls(const ServerOptions& options);
 
+/// The same for `sock=` connections, Unix connections (`what` =
+/// Adopt::unix_connection: server_hostname required, "you have to pass
+/// server_hostname when using ssl") and connect_accepted_socket (server side).
+std::optional<TlsParams> adopted_tls(const ConnectionOptions& options, Adopt what);
+
 /// The one layering call of the client entry points: gives `protocol` to
 /// the connected raw transport `t`, through TLS when `tls` is set, and
 /// waits for the handshake (closing the transport if it fails or is
