@@ -744,3 +744,68 @@ TEST(SSLProto, test_connect_accepted_socket_ssl_timeout_for_plain_socket) {
   };
   t.loop.run_until_complete(main(t.loop));
 }
+
+// ---- SNI, client certificates ------------------------------------------------------------
+
+// set_servername_callback: the callback sees the name the client sent and
+// may switch the connection to another context, or refuse with an alert.
+TEST(SSLProto, ServernameCallback) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext sctx = tls_test::server_context();
+    ssl::SSLContext other = tls_test::server_context(tls_test::certs().self_cert, tls_test::certs().self_key);
+    static std::vector<std::string> seen;
+    seen.clear();
+    sctx.set_servername_callback([other](ssl::SSLObject& obj, std::string_view name, ssl::SSLContext&) {
+      seen.emplace_back(name);
+      if (name == "refused.test") return ssl::ALERT_DESCRIPTION_UNRECOGNIZED_NAME;
+      if (name == "localhost") obj.set_context(other);
+      return 0;
+    });
+    Accepted accepted;
+    auto factory = [&accepted] { return accepted(); };
+    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    // Trusting only the self-signed certificate: works only if the switch happened.
+    ssl::SSLContext trusting = ssl::create_default_context(ssl::Purpose::SERVER_AUTH, tls_test::certs().self_cert);
+    auto client_factory = [] { return std::make_shared<Recorder>(); };
+    auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
+                                                   {.ssl = &trusting, .server_hostname = "localhost"});
+    EXPECT_EQ(client->state, "CONNECTED");
+    tr->close();
+    ssl::SSLContext nocheck = tls_test::client_context();
+    nocheck.check_hostname(false);
+    using Conn = Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>>;
+    Conn refused = create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
+                                     {.ssl = &nocheck, .server_hostname = "refused.test"});
+    std::exception_ptr e = co_await asyncio_test::raises(std::move(refused));
+    EXPECT_EQ(what(e), "[SSL: TLSV1_UNRECOGNIZED_NAME] tlsv1 unrecognized name");
+    EXPECT_EQ(seen, (std::vector<std::string>{"localhost", "refused.test"}));
+    EXPECT_TRUE(co_await net_test::until([&] { return client->state == "CLOSED"; }));
+    co_await net_test::close_server(server);
+  });
+}
+
+// A server that requires client certificates (CERT_REQUIRED) sees the
+// client's in "peercert".
+TEST(SSLProto, ClientCertificateRequired) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext sctx = tls_test::server_context();
+    sctx.verify_mode(ssl::CERT_REQUIRED);
+    sctx.load_verify_locations(tls_test::certs().ca);
+    ssl::SSLContext cctx = tls_test::client_context();
+    cctx.load_cert_chain(tls_test::certs().server_cert, tls_test::certs().server_key);
+    Accepted accepted;
+    auto factory = [&accepted] { return accepted(); };
+    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    auto client_factory = [] { return std::make_shared<Recorder>(); };
+    auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
+                                                   {.ssl = &cctx, .server_hostname = "localhost"});
+    tr->write("x");
+    EXPECT_TRUE(co_await net_test::until([&] { return client->data == "x"; }));
+    auto& srv = *accepted.list.at(0);
+    auto peer = std::any_cast<std::optional<ssl::PeerCertificate>>(srv.transport->get_extra_info("peercert"));
+    EXPECT_TRUE(peer && peer->subject.at(0).at(0).second == "localhost");
+    tr->close();
+    EXPECT_TRUE(co_await net_test::until([&] { return client->state == "CLOSED"; }));
+    co_await net_test::close_server(server);
+  });
+}
