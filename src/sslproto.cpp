@@ -239,6 +239,17 @@ void SSLProtocol::connection_lost(std::exception_ptr exc) {
   handshake_timer_.cancel();
 }
 
+void SSLProtocol::drop_for_loop_shutdown() noexcept {
+  state_ = State::UNWRAPPED;
+  app_closed_ = true;
+  handshake_timer_.cancel();
+  shutdown_timer_.cancel();
+  std::shared_ptr<Protocol> app = std::move(app_);
+  app_buffered_ = nullptr;
+  std::shared_ptr<Transport> raw = std::move(transport_);
+  if (auto* layer = dynamic_cast<ProtocolLayer*>(app.get())) layer->drop_for_loop_shutdown();
+}
+
 std::span<char> SSLProtocol::get_buffer(std::ptrdiff_t) {
   // What OpenSSL has not taken yet moves to the front (a partial record,
   // mostly), or the buffer grows when it is that full.

@@ -809,3 +809,40 @@ TEST(SSLProto, ClientCertificateRequired) {
     co_await net_test::close_server(server);
   });
 }
+
+// A loop closed with TLS connections still open (TLS in TLS too) leaks
+// nothing: the layers let go of their protocols (ASan's leak check).
+TEST(SSLProto, LoopClosedWithOpenTlsConnections) {
+  const int before = net_test::count_fds();
+  {
+    NetLoop t;
+    auto main = [](EventLoop& loop, Server& server, std::vector<std::shared_ptr<Transport>>& keep) -> Coroutine<> {
+      static ssl::SSLContext sctx = tls_test::server_context();
+      static ssl::SSLContext cctx = tls_test::client_context();
+      auto factory = [] {
+        auto p = std::make_shared<Recorder>();
+        p->echo = true;
+        return p;
+      };
+      server = co_await create_server(loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+      auto client_factory = [] { return std::make_shared<Recorder>(); };
+      auto [tr, client] = co_await create_connection(loop, client_factory, "127.0.0.1", port_of(server),
+                                                     {.ssl = &cctx, .server_hostname = "localhost"});
+      tr->write("x");
+      EXPECT_TRUE(co_await net_test::until([&] { return client->data == "x"; }));
+      // TLS in TLS on the same connection.
+      std::shared_ptr<Transport> inner = co_await start_tls(loop, tr, client, cctx, {.server_hostname = "localhost"}) ;
+      keep.push_back(inner);
+    };
+    Server server;
+    std::vector<std::shared_ptr<Transport>> keep;
+    // The inner handshake cannot finish (the server does not start TLS in
+    // TLS): the coroutine is left waiting, the loop closed under it.
+    Task<> task = t.loop.create_task(main(t.loop, server, keep));
+    t.loop.run_until_complete(sleep(0.5));
+    task.cancel();
+    t.run_briefly();
+    server.close();
+  }
+  EXPECT_EQ(net_test::count_fds(), before) << "file descriptors leaked";
+}

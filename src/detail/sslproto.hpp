@@ -12,6 +12,8 @@
 #include <asyncio/ssl.hpp>
 #include <asyncio/transports.hpp>
 
+#include "socket_transport.hpp"
+
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -42,7 +44,7 @@ struct TlsParams {
 /// as its protocol until connection_lost, the application as its
 /// transport). Every method runs during a loop pass; none lets an
 /// exception reach OpenSSL.
-class SSLProtocol final : public Transport, public BufferedProtocol {
+class SSLProtocol final : public Transport, public BufferedProtocol, public ProtocolLayer {
  public:
   enum class State : std::uint8_t { UNWRAPPED, DO_HANDSHAKE, WRAPPED, FLUSHING, SHUTDOWN };
 
@@ -82,6 +84,10 @@ class SSLProtocol final : public Transport, public BufferedProtocol {
   void abort() override { force_close(nullptr); }
   void set_protocol(std::shared_ptr<Protocol> protocol) override;
   std::shared_ptr<Protocol> get_protocol() const override { return app_; }
+
+  /// The loop closed: lets go of the application's protocol and the raw
+  /// transport (and tells a TLS layer inside this one), calling nothing.
+  void drop_for_loop_shutdown() noexcept override;
 
   /// ≙ _SSLProtocolTransport._force_close.
   void force_close(std::exception_ptr exc) noexcept;
