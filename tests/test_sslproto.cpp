@@ -846,3 +846,74 @@ TEST(SSLProto, LoopClosedWithOpenTlsConnections) {
   }
   EXPECT_EQ(net_test::count_fds(), before) << "file descriptors leaked";
 }
+
+// ---- closing ----------------------------------------------------------------------------
+
+namespace {
+/// A server protocol that never reads (so never answers close_notify).
+struct Deaf : Recorder {
+  void connection_made(Transport& t) override {
+    Recorder::connection_made(t);
+    t.pause_reading();
+  }
+};
+}  // namespace
+
+// ≙ test_ssl.test_shutdown_timeout_handler_*: a peer that never answers
+// close_notify; after ssl_shutdown_timeout the transport is closed with
+// TimeoutError("SSL shutdown timed out"), which connection_lost() gets.
+TEST(SSLProto, test_shutdown_timeout) {
+  run_net([](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext sctx = tls_test::server_context();
+    ssl::SSLContext cctx = tls_test::client_context();
+    std::vector<std::shared_ptr<Deaf>> servers;
+    auto factory = [&servers] {
+      servers.push_back(std::make_shared<Deaf>());
+      return servers.back();
+    };
+    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    auto client_factory = [] { return std::make_shared<Recorder>(); };
+    auto [tr, client] = co_await create_connection(
+        t.loop, client_factory, "127.0.0.1", port_of(server),
+        {.ssl = &cctx, .server_hostname = "localhost", .ssl_shutdown_timeout = 0.3});
+    const double start = t.loop.time();
+    tr->close();
+    EXPECT_TRUE(co_await net_test::until([&] { return client->state == "CLOSED"; }));
+    EXPECT_GE(t.loop.time() - start, 0.25);
+    EXPECT_TRUE(holds<TimeoutError>(client->lost_exc));
+    EXPECT_EQ(what(client->lost_exc), "SSL shutdown timed out");
+    servers.at(0)->transport->abort();
+    co_await net_test::close_server(server);
+  });
+}
+
+// ≙ test_sslproto.test_close_during_handshake: create_connection cancelled
+// while the handshake waits; nothing is left open (run_net counts the fds).
+TEST(SSLProto, test_close_during_handshake) {
+  int port = 0;
+  const int listener = net_test::raw_listener(port);
+  ASSERT_GE(listener, 0);
+  const int before = net_test::count_fds();
+  {
+    NetLoop t;
+    auto main = [](int port) -> Coroutine<bool> {
+      ssl::SSLContext cctx = tls_test::client_context();
+      auto f = [] { return std::make_shared<Recorder>(); };
+      Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> task = get_running_loop().create_task(
+          create_connection(get_running_loop(), f, "127.0.0.1", port, {.ssl = &cctx, .server_hostname = "localhost"}));
+      co_await sleep(0.2);  // connected; the ClientHello unanswered
+      task.cancel();
+      std::exception_ptr e = co_await asyncio_test::raises(task);
+      co_return holds<CancelledError>(e);
+    };
+    EXPECT_TRUE(t.loop.run_until_complete(main(port)));
+    t.run_briefly();
+    t.loop.close();
+    EXPECT_TRUE(t.log.calls.empty());
+  }
+  // The accepted (never served) connection is in the listener's backlog.
+  const int accepted = ::accept(listener, nullptr, nullptr);
+  if (accepted >= 0) ::close(accepted);
+  EXPECT_EQ(net_test::count_fds(), before);
+  ::close(listener);
+}
