@@ -233,7 +233,8 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
   if (!conn.t) throw_connect_errors(errors);
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
   // The protocol gets the transport directly, or through TLS.
-  Coroutine<ConnectionResult> made = wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
+  Coroutine<ConnectionResult> made =
+      wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
   co_return co_await made;
 }
 
@@ -263,7 +264,8 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
     throw_os_error(status);
   }
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  Coroutine<ConnectionResult> made = wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
+  Coroutine<ConnectionResult> made =
+      wrap_ssl(loop, std::exchange(conn.t, nullptr), std::move(protocol), std::move(tls));
   co_return co_await made;
 }
 

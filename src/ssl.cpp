@@ -164,7 +164,8 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   auto* s = static_cast<ContextState*>(arg);
   if (s->alpn.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* chosen = nullptr;
-  const int rc = SSL_select_next_proto(&chosen, outlen, s->alpn.data(), static_cast<unsigned>(s->alpn.size()), in, inlen);
+  const int rc =
+      SSL_select_next_proto(&chosen, outlen, s->alpn.data(), static_cast<unsigned>(s->alpn.size()), in, inlen);
   if (rc != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
@@ -225,8 +226,10 @@ ConnectionState::ConnectionState(SSLContext c, bool server, std::optional<std::s
     throw SSLError(SSL_ERROR_SSL, "Cannot create a server socket with a PROTOCOL_TLS_CLIENT context");
   if (!server_side && s.protocol == PROTOCOL_TLS_SERVER)
     throw SSLError(SSL_ERROR_SSL, "Cannot create a client socket with a PROTOCOL_TLS_SERVER context");
-  if (server_side && server_hostname) throw std::invalid_argument("server_hostname can only be specified in client mode");
-  if (!server_side && s.check_hostname && !server_hostname) throw std::invalid_argument("check_hostname requires server_hostname");
+  if (server_side && server_hostname)
+    throw std::invalid_argument("server_hostname can only be specified in client mode");
+  if (!server_side && s.check_hostname && !server_hostname)
+    throw std::invalid_argument("check_hostname requires server_hostname");
   ssl = SSL_new(s.ctx);
   if (!ssl) throw_ssl_error("failed to allocate SSL object");
   SSL_set_ex_data(ssl, ex_index(), this);
@@ -380,19 +383,22 @@ TLSVersion SSLContext::minimum_version() const {
   return from_openssl(SSL_CTX_get_min_proto_version(s_->ctx), TLSVersion::MINIMUM_SUPPORTED);
 }
 void SSLContext::minimum_version(TLSVersion v) {
-  if (!SSL_CTX_set_min_proto_version(s_->ctx, to_openssl(v))) throw std::invalid_argument("Unsupported TLS/SSL version");
+  if (!SSL_CTX_set_min_proto_version(s_->ctx, to_openssl(v)))
+    throw std::invalid_argument("Unsupported TLS/SSL version");
 }
 TLSVersion SSLContext::maximum_version() const {
   return from_openssl(SSL_CTX_get_max_proto_version(s_->ctx), TLSVersion::MAXIMUM_SUPPORTED);
 }
 void SSLContext::maximum_version(TLSVersion v) {
-  if (!SSL_CTX_set_max_proto_version(s_->ctx, to_openssl(v))) throw std::invalid_argument("Unsupported TLS/SSL version");
+  if (!SSL_CTX_set_max_proto_version(s_->ctx, to_openssl(v)))
+    throw std::invalid_argument("Unsupported TLS/SSL version");
 }
 
 ProtocolKind SSLContext::protocol() const { return s_->protocol; }
 
 void SSLContext::set_servername_callback(ServernameCallback fn) {
-  if (s_->protocol == PROTOCOL_TLS_CLIENT) throw std::invalid_argument("sni_callback cannot be set on TLS_CLIENT context");
+  if (s_->protocol == PROTOCOL_TLS_CLIENT)
+    throw std::invalid_argument("sni_callback cannot be set on TLS_CLIENT context");
   s_->servername_callback = std::move(fn);
   if (s_->servername_callback)
     SSL_CTX_set_tlsext_servername_callback(s_->ctx, &detail::on_servername);
@@ -408,7 +414,8 @@ SSLContext create_default_context(Purpose purpose, const std::string& cafile, co
   else if (ctx.verify_mode() != CERT_NONE)
     ctx.load_default_certs(purpose);
   // ≙ 3.13's VERIFY_X509_PARTIAL_CHAIN | VERIFY_X509_STRICT.
-  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx.state()->ctx), X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
+  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx.state()->ctx),
+                              X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
   return ctx;
 }
 

@@ -747,9 +747,12 @@ double checked_timeout(std::optional<double> given, double fallback, const char*
 }  // namespace
 
 std::optional<TlsParams> client_tls(const ConnectionOptions& o, std::string_view host) {
-  if (o.server_hostname && !o.ssl) throw std::invalid_argument("server_hostname is only meaningful with ssl");
-  if (o.ssl_handshake_timeout && !o.ssl) throw std::invalid_argument("ssl_handshake_timeout is only meaningful with ssl");
-  if (o.ssl_shutdown_timeout && !o.ssl) throw std::invalid_argument("ssl_shutdown_timeout is only meaningful with ssl");
+  if (o.server_hostname && !o.ssl)
+    throw std::invalid_argument("server_hostname is only meaningful with ssl");
+  if (o.ssl_handshake_timeout && !o.ssl)
+    throw std::invalid_argument("ssl_handshake_timeout is only meaningful with ssl");
+  if (o.ssl_shutdown_timeout && !o.ssl)
+    throw std::invalid_argument("ssl_shutdown_timeout is only meaningful with ssl");
   if (!o.ssl) return std::nullopt;
   TlsParams p{*o.ssl, false, std::nullopt, 60.0, 30.0};
   if (o.server_hostname) {
@@ -779,8 +782,10 @@ std::optional<TlsParams> adopted_tls(const ConnectionOptions& o, Adopt what) {
 }
 
 std::optional<TlsParams> server_tls(const ServerOptions& o) {
-  if (o.ssl_handshake_timeout && !o.ssl) throw std::invalid_argument("ssl_handshake_timeout is only meaningful with ssl");
-  if (o.ssl_shutdown_timeout && !o.ssl) throw std::invalid_argument("ssl_shutdown_timeout is only meaningful with ssl");
+  if (o.ssl_handshake_timeout && !o.ssl)
+    throw std::invalid_argument("ssl_handshake_timeout is only meaningful with ssl");
+  if (o.ssl_shutdown_timeout && !o.ssl)
+    throw std::invalid_argument("ssl_shutdown_timeout is only meaningful with ssl");
   if (!o.ssl) return std::nullopt;
   TlsParams p{*o.ssl, true, std::nullopt, 60.0, 30.0};
   p.handshake_timeout = checked_timeout(o.ssl_handshake_timeout, 60.0, "ssl_handshake_timeout");

@@ -525,7 +525,8 @@ Coroutine<> wait_closed(std::shared_ptr<StreamWriterState> w) {
 
 Coroutine<> writer_start_tls(std::shared_ptr<StreamWriterState> w, ssl::SSLContext ctx, StartTlsOptions o) {
   // ≙ StreamWriter.start_tls
-  if (o.server_side) throw std::invalid_argument("StreamWriter.start_tls() takes no server_side: the writer knows its side");
+  if (o.server_side)
+    throw std::invalid_argument("StreamWriter.start_tls() takes no server_side: the writer knows its side");
   o.server_side = w->protocol->server_side();
   Coroutine<> drained = drain(w);
   co_await drained;
@@ -618,7 +619,8 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions 
   StreamReader reader(options.limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader);
   ProtocolFactory factory = [protocol] { return protocol; };
-  Coroutine<ConnectionResult> connect = adopt_connection(get_running_loop(), std::move(factory), options.sock, what, options);
+  Coroutine<ConnectionResult> connect =
+      adopt_connection(get_running_loop(), std::move(factory), options.sock, what, options);
   co_return streams_of(co_await connect, reader);
 }
 

@@ -182,7 +182,8 @@ std::optional<TlsParams> adopted_tls(const ConnectionOptions& options, Adopt wha
 /// the connected raw transport `t`, through TLS when `tls` is set, and
 /// waits for the handshake (closing the transport if it fails or is
 /// cancelled). The result's transport is the one the protocol was given.
-Coroutine<ConnectionResult> wrap_ssl(EventLoop& loop, std::shared_ptr<StreamTransport> t, std::shared_ptr<Protocol> protocol,
+Coroutine<ConnectionResult> wrap_ssl(EventLoop& loop, std::shared_ptr<StreamTransport> t,
+                                     std::shared_ptr<Protocol> protocol,
                                      std::optional<TlsParams> tls);
 /// The one layering call of the server entry points: a factory whose
 /// protocols are the application's behind TLS (or `factory` itself).
