@@ -477,7 +477,12 @@ PeerCertificate decode(X509* cert) {
       // ≙ Python's "IP Address" text: dotted IPv4, upper-case IPv6 groups.
       std::string text;
       if (a->length == 4) {
-        for (int k = 0; k < 4; ++k) text += (k ? "." : "") + std::to_string(a->data[k]);
+        for (int k = 0; k < 4; ++k) {
+          // Appended piece by piece: g++ -O3 reports a false -Wrestrict on
+          // operator+ chains (GCC PR 105329).
+          if (k) text += '.';
+          text += std::to_string(a->data[k]);
+        }
       } else if (a->length == 16) {
         static const char digits[] = "0123456789ABCDEF";
         for (int k = 0; k < 16; k += 2) {
