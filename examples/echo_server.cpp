@@ -5,7 +5,8 @@
 // benchmark server does not drain; with a reading client drain() returns at
 // once). TCP_NODELAY is on, as on every asyncio TCP connection.
 //
-// usage: echo_server PORT   (listens on 127.0.0.1:PORT until SIGTERM)
+// usage: echo_server PORT [CERT KEY]   (listens on 127.0.0.1:PORT until SIGTERM;
+//        with a certificate and its key, over TLS: ssl=ctx)
 //
 // Python:
 //   async def handle(reader, writer):
@@ -19,6 +20,8 @@
 #include <asyncio/streams.hpp>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <system_error>
 
 asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
@@ -35,13 +38,19 @@ asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter 
   writer.close();
 }
 
-asyncio::Coroutine<> serve(int port) {
-  asyncio::Server server =
-      co_await asyncio::start_server(handle, "127.0.0.1", port, {.backlog = 1024, .limit = 1024 * 1024});
+asyncio::Coroutine<> serve(int port, std::optional<asyncio::ssl::SSLContext> tls) {
+  asyncio::Server server = co_await asyncio::start_server(
+      handle, "127.0.0.1", port, {.backlog = 1024, .limit = 1024 * 1024, .ssl = tls ? &*tls : nullptr});
   co_await server.serve_forever();
 }
 
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
-  return asyncio::run_main(serve(port));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
+  std::optional<asyncio::ssl::SSLContext> tls;
+  if (argc > 3) {
+    // ≙ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+    tls.emplace(asyncio::ssl::PROTOCOL_TLS_SERVER);
+    tls->load_cert_chain(argv[2], argv[3]);
+  }
+  return asyncio::run_main(serve(port, std::move(tls)));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
 }

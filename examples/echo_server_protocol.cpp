@@ -7,7 +7,8 @@
 // the transport calls pause_writing() and the protocol stops reading until
 // resume_writing(), so the server's memory stays bounded.
 //
-// usage: echo_server_protocol PORT   (listens on 127.0.0.1:PORT until SIGTERM)
+// usage: echo_server_protocol PORT [CERT KEY]   (listens on 127.0.0.1:PORT until SIGTERM;
+//        with a certificate and its key, over TLS: ssl=ctx)
 //
 // Python:
 //   class EchoProtocol(asyncio.Protocol):
@@ -27,6 +28,8 @@
 #include <asyncio/transports.hpp>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <memory>
 
 class EchoProtocol : public asyncio::Protocol {
@@ -41,14 +44,21 @@ class EchoProtocol : public asyncio::Protocol {
   asyncio::Transport* transport_ = nullptr;  // valid until connection_lost()
 };
 
-asyncio::Coroutine<> serve(int port) {
+asyncio::Coroutine<> serve(int port, std::optional<asyncio::ssl::SSLContext> tls) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
   asyncio::Server server = co_await asyncio::create_server(
-      loop, [] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", port, {.backlog = 1024});
+      loop, [] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", port,
+      {.backlog = 1024, .ssl = tls ? &*tls : nullptr});
   co_await server.serve_forever();
 }
 
 int main(int argc, char** argv) {
   const int port = argc > 1 ? std::atoi(argv[1]) : 25000;
-  return asyncio::run_main(serve(port));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
+  std::optional<asyncio::ssl::SSLContext> tls;
+  if (argc > 3) {
+    // ≙ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+    tls.emplace(asyncio::ssl::PROTOCOL_TLS_SERVER);
+    tls->load_cert_chain(argv[2], argv[3]);
+  }
+  return asyncio::run_main(serve(port, std::move(tls)));  // Ctrl-C: KeyboardInterrupt, exit 130, as Python
 }

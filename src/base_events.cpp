@@ -13,6 +13,7 @@
 #include "detail/report.hpp"
 #include "detail/resolve.hpp"
 #include "detail/sockaddr.hpp"
+#include "detail/sslproto.hpp"
 #include "detail/stream_transport.hpp"
 #include "detail/uv_error.hpp"
 
@@ -127,7 +128,9 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
 }
 
 
-Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path) {
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                                   ConnectionOptions options) {
+  std::optional<TlsParams> tls = adopted_tls(options, Adopt::unix_connection);  // TLS (sslproto.cpp)
   // Connected here rather than by uv_pipe_connect, which truncates a long
   // path (reaching another socket) and cannot name an abstract one. A Unix
   // stream connects at once or fails (EAGAIN: the backlog is full, as
@@ -151,8 +154,8 @@ Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFact
     throw_os_error(status);
   }
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(conn.release(), protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+  Coroutine<ConnectionResult> made = wrap_ssl(loop, conn.release(), std::move(protocol), std::move(tls));
+  co_return co_await made;
 }
 
 // ---- Server ------------------------------------------------------------------
@@ -477,6 +480,7 @@ struct CloseOnError {
 Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::vector<std::string> hosts, int port,
                                 ServerOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   const AddrInfoOptions hints{options.family, SOCK_STREAM, 0, options.flags};
   // Every address of every host, each once (CPython makes a set of them;
   // here the first-seen order is kept). The lookups run one after the
@@ -509,6 +513,7 @@ Coroutine<Server> create_server(EventLoop& loop, ProtocolFactory factory, std::v
 Coroutine<Server> create_unix_server(EventLoop& loop, ProtocolFactory factory, std::string path,
                                      ServerOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("path and sock can not be specified at the same time");
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   {
     CloseOnError guard{state};
@@ -524,6 +529,7 @@ Coroutine<Server> adopt_server(EventLoop& loop, ProtocolFactory factory, ServerO
     throw std::invalid_argument(unix_socket ? "path was not specified, and no sock specified"
                                             : "Neither host/port nor sock were specified");
   check_stream_socket(options.sock, unix_socket);
+  factory = wrap_ssl_factory(loop, std::move(factory), server_tls(options));  // TLS (sslproto.cpp)
   set_nonblocking(options.sock);
   auto state = std::make_shared<ServerState>(loop, std::move(factory), options.backlog);
   const bool is_unix = socket_option(options.sock, SO_DOMAIN) == AF_UNIX;

@@ -7,6 +7,7 @@
 #include <asyncio/base_events.hpp>
 
 #include "detail/adopt.hpp"
+#include "detail/sslproto.hpp"
 #include "detail/stream_transport.hpp"
 #include "detail/uv_error.hpp"
 
@@ -61,19 +62,21 @@ std::shared_ptr<StreamTransport> open_transport(EventLoop& loop, StreamTransport
 
 }  // namespace
 
-Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what) {
+Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what,
+                                             ConnectionOptions options) {
   if (sock < 0) {
     throw std::invalid_argument(what == Adopt::unix_connection ? "no path and sock were specified"
                                                                : "host and port was not specified and no sock specified");
   }
+  std::optional<TlsParams> tls = adopted_tls(options, what);  // TLS (sslproto.cpp)
   check_stream_socket(sock, what == Adopt::unix_connection);
   set_nonblocking(sock);
   // The caller's until here: a factory that fails leaves it open.
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
   const bool is_unix = socket_option(sock, SO_DOMAIN) == AF_UNIX;
   auto t = open_transport(loop, is_unix ? StreamTransport::Kind::pipe : StreamTransport::Kind::tcp, sock);
-  std::shared_ptr<Transport> transport = connect_protocol(t, protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+  Coroutine<ConnectionResult> made = wrap_ssl(loop, std::move(t), std::move(protocol), std::move(tls));
+  co_return co_await made;
 }
 
 Coroutine<ConnectionResult> connect_pipe(EventLoop& loop, ProtocolFactory factory, int fd, PipeEnd end) {

@@ -183,7 +183,7 @@ std::string bind_error_message(int err, const Resolved& address) {
 
 Coroutine<ConnectionResult> connect_resolved(EventLoop& loop, ProtocolFactory factory, std::vector<Resolved> infos,
                                              std::optional<std::vector<Resolved>> local,
-                                             ConnectionOptions options) {
+                                             ConnectionOptions options, std::optional<TlsParams> tls) {
   const std::vector<Resolved>* laddr = local ? &*local : nullptr;
   std::optional<int> interleave = options.interleave;
   // With Happy Eyeballs the families alternate unless told otherwise.
@@ -215,13 +215,15 @@ Coroutine<ConnectionResult> connect_resolved(EventLoop& loop, ProtocolFactory fa
   }
   if (!conn.t) throw_connect_errors(flatten(errors), options.all_errors);
   std::shared_ptr<Protocol> protocol = make_protocol(factory);
-  std::shared_ptr<Transport> transport = connect_protocol(conn.release(), protocol);
-  co_return ConnectionResult{std::move(transport), std::move(protocol)};
+  // The protocol gets the transport directly, or through TLS.
+  Coroutine<ConnectionResult> made = wrap_ssl(loop, conn.release(), std::move(protocol), std::move(tls));
+  co_return co_await made;
 }
 
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options) {
   if (options.sock >= 0) throw std::invalid_argument("host/port and sock can not be specified at the same time");
+  std::optional<TlsParams> tls = client_tls(options, host);  // TLS (sslproto.cpp)
   const AddrInfoOptions hints{options.family, SOCK_STREAM, options.proto, options.flags};
   // Named coroutines, not temporaries, inside co_await (GCC 12, see
   // base_events.hpp).
@@ -238,7 +240,7 @@ Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory f
     if (local->empty()) throw_os_message("getaddrinfo() returned empty list");
   }
   Coroutine<ConnectionResult> connect =
-      connect_resolved(loop, std::move(factory), std::move(infos), std::move(local), options);
+      connect_resolved(loop, std::move(factory), std::move(infos), std::move(local), options, std::move(tls));
   co_return co_await connect;
 }
 

@@ -4,6 +4,7 @@
 
 #include <asyncio/exceptions.hpp>
 #include <asyncio/sleep.hpp>
+#include <asyncio/ssl.hpp>
 #include <asyncio/tasks.hpp>
 
 #include "detail/uv_error.hpp"
@@ -377,14 +378,16 @@ Coroutine<> FlowControlMixin::drain_helper() { return flow_.drain(); }
 // ---- StreamReaderProtocol ----------------------------------------------------
 
 StreamReaderProtocol::StreamReaderProtocol(StreamReader reader, ClientConnectedCallback client_connected_cb)
-    : reader_(std::move(reader)) {
+    : reader_(std::move(reader)), server_side_(static_cast<bool>(client_connected_cb)) {
   if (client_connected_cb)
     client_connected_cb_ = std::make_shared<const ClientConnectedCallback>(std::move(client_connected_cb));
 }
 
 StreamReaderProtocol::StreamReaderProtocol(StreamReader reader,
                                            std::shared_ptr<const ClientConnectedCallback> client_connected_cb)
-    : reader_(std::move(reader)), client_connected_cb_(std::move(client_connected_cb)) {}
+    : reader_(std::move(reader)),
+      client_connected_cb_(std::move(client_connected_cb)),
+      server_side_(static_cast<bool>(client_connected_cb_)) {}
 
 namespace detail {
 namespace {
@@ -430,6 +433,12 @@ void StreamReaderProtocol::connection_made(Transport& transport) {
       t->close();
     }
   });
+}
+
+void StreamReaderProtocol::replace_transport(std::shared_ptr<Transport> transport) {
+  transport_ = std::move(transport);
+  // The reader pauses and resumes the TLS transport from now on.
+  if (reader_) reader_->set_transport(transport_);
 }
 
 void StreamReaderProtocol::connection_lost(std::exception_ptr exc) {
@@ -514,6 +523,20 @@ Coroutine<> wait_closed(std::shared_ptr<StreamWriterState> w) {
   co_await closed;
 }
 
+Coroutine<> writer_start_tls(std::shared_ptr<StreamWriterState> w, ssl::SSLContext ctx, StartTlsOptions o) {
+  // ≙ StreamWriter.start_tls
+  if (o.server_side)
+    throw std::invalid_argument("StreamWriter.start_tls() takes no server_side: the writer knows its side");
+  o.server_side = w->protocol->server_side();
+  Coroutine<> drained = drain(w);
+  co_await drained;
+  Coroutine<std::shared_ptr<Transport>> upgrade =
+      asyncio::start_tls(get_running_loop(), w->transport, w->protocol, std::move(ctx), o);
+  std::shared_ptr<Transport> transport = co_await upgrade;
+  w->transport = transport;
+  w->protocol->replace_transport(std::move(transport));
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -524,6 +547,10 @@ StreamWriter::StreamWriter(std::shared_ptr<Transport> transport, std::shared_ptr
   s_->transport = std::move(transport);
   s_->protocol = std::move(protocol);
   s_->reader = std::move(reader);
+}
+
+Coroutine<> StreamWriter::start_tls(ssl::SSLContext sslcontext, StartTlsOptions options) const {
+  return detail::writer_start_tls(state(), std::move(sslcontext), options);
 }
 
 const std::shared_ptr<detail::StreamWriterState>& StreamWriter::state() const {
@@ -583,7 +610,8 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::strin
   StreamReader reader(options.limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader);
   ProtocolFactory factory = [protocol] { return protocol; };
-  Coroutine<ConnectionResult> connect = create_unix_connection(get_running_loop(), std::move(factory), std::move(path));
+  Coroutine<ConnectionResult> connect =
+      create_unix_connection(get_running_loop(), std::move(factory), std::move(path), options);
   co_return streams_of(co_await connect, reader);
 }
 
@@ -591,7 +619,8 @@ Coroutine<std::pair<StreamReader, StreamWriter>> open_adopted(ConnectionOptions 
   StreamReader reader(options.limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader);
   ProtocolFactory factory = [protocol] { return protocol; };
-  Coroutine<ConnectionResult> connect = adopt_connection(get_running_loop(), std::move(factory), options.sock, what);
+  Coroutine<ConnectionResult> connect =
+      adopt_connection(get_running_loop(), std::move(factory), options.sock, what, options);
   co_return streams_of(co_await connect, reader);
 }
 

@@ -21,8 +21,10 @@
 #include <asyncio/protocols.hpp>
 #include <asyncio/queues.hpp>
 #include <asyncio/runners.hpp>
+#include <asyncio/selector_events.hpp>
 #include <asyncio/shield.hpp>
 #include <asyncio/sleep.hpp>
+#include <asyncio/ssl.hpp>
 #include <asyncio/staggered.hpp>
 #include <asyncio/streams.hpp>
 #include <asyncio/subprocess.hpp>

@@ -31,6 +31,10 @@
 
 namespace asyncio {
 
+namespace ssl {
+class SSLContext;  // <asyncio/ssl.hpp>
+}
+
 // The option structs below stay trivially destructible on purpose: GCC 12
 // destroys a braced temporary with non-trivial members inside a `co_await`
 // expression too early (a use-after-free, GCC PR 101367), and
@@ -83,6 +87,17 @@ struct ConnectionOptions {
   /// An already connected stream socket to use (`sock=`), with no host
   /// and port: the transport owns it once made.
   int sock = -1;
+  /// TLS (≙ ssl=SSLContext, docs/ssl.md): the context the connection
+  /// uses; null (the default) for plain TCP. It must outlive the call only.
+  const ssl::SSLContext* ssl = nullptr;
+  /// ≙ server_hostname=: the name the server's certificate must match and
+  /// the SNI sent; nullopt (None) is the host connected to, "" checks no
+  /// name (then the context must not check_hostname()).
+  std::optional<std::string_view> server_hostname = std::nullopt;
+  /// ≙ ssl_handshake_timeout= (seconds; None: 60) and ssl_shutdown_timeout=
+  /// (None: 30). Only with `ssl`.
+  std::optional<double> ssl_handshake_timeout = std::nullopt;
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;
 };
 
 /// Keyword arguments of create_server() and start_server().
@@ -108,6 +123,12 @@ struct ServerOptions {
   /// listener, systemd socket activation), with no host and port: the
   /// server owns it once made.
   int sock = -1;
+  /// TLS (≙ ssl=SSLContext, docs/ssl.md): the context the connections accepted
+  /// uses; null (the default) for plain TCP. It must outlive the call only.
+  const ssl::SSLContext* ssl = nullptr;
+  /// ≙ ssl_handshake_timeout= / ssl_shutdown_timeout= (None: 60 / 30 s).
+  std::optional<double> ssl_handshake_timeout = std::nullopt;
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;
 };
 
 /// An endpoint's address, as CPython's `local_addr` / `remote_addr`:
@@ -225,10 +246,13 @@ namespace detail {
 using ConnectionResult = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
 Coroutine<ConnectionResult> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host, int port,
                                               ConnectionOptions options);
-Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path);
+Coroutine<ConnectionResult> create_unix_connection(EventLoop& loop, ProtocolFactory factory, std::string path,
+                                                   ConnectionOptions options = {});
 /// What the adopted socket of `sock=` must be, and the messages when not.
 enum class Adopt : std::uint8_t { connection, unix_connection, accepted };
-Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what);
+/// `options` gives the TLS keyword arguments (its sock is not used).
+Coroutine<ConnectionResult> adopt_connection(EventLoop& loop, ProtocolFactory factory, int sock, Adopt what,
+                                             ConnectionOptions options = {});
 enum class PipeEnd : std::uint8_t { read, write };
 Coroutine<ConnectionResult> connect_pipe(EventLoop& loop, ProtocolFactory factory, int fd, PipeEnd end);
 
@@ -286,19 +310,21 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_conn
                                                                                        ConnectionOptions options) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
-                                                             options.sock, detail::Adopt::connection));
+                                                             options.sock, detail::Adopt::connection, options));
 }
 
 /// Wraps a connection accepted elsewhere (≙ loop.connect_accepted_socket):
 /// the transport owns `sock` once made. std::invalid_argument("A Stream
-/// Socket was expected, got <...>") for another kind of socket.
+/// Socket was expected, got <...>") for another kind of socket. With
+/// `options.ssl` the server side of a TLS handshake runs first (only
+/// `ssl`, `ssl_handshake_timeout` and `ssl_shutdown_timeout` are used).
 template <class F, class P = detail::factory_protocol_t<F>>
   requires std::is_base_of_v<Protocol, P>
-Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_accepted_socket(EventLoop& loop,
-                                                                                             F&& factory, int sock) {
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_accepted_socket(
+    EventLoop& loop, F&& factory, int sock, ConnectionOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::cast_protocol<P>(
-      detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)), sock, detail::Adopt::accepted));
+  return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)), sock,
+                                                             detail::Adopt::accepted, options));
 }
 
 /// The read end of a pipe, FIFO, socket or character device `fd` as a
@@ -327,15 +353,16 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> connect_wri
 }
 
 /// create_connection() to a Unix socket at `path`
-/// (≙ loop.create_unix_connection).
+/// (≙ loop.create_unix_connection). Of `options`, only the TLS ones are
+/// used (`ssl` needs `server_hostname`: std::invalid_argument("you have to
+/// pass server_hostname when using ssl")).
 template <class F, class P = detail::factory_protocol_t<F>>
   requires std::is_base_of_v<Protocol, P>
-Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(EventLoop& loop,
-                                                                                            F&& factory,
-                                                                                            std::string_view path) {
+Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix_connection(
+    EventLoop& loop, F&& factory, std::string_view path, ConnectionOptions options = {}) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(
-      detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path)));
+      detail::create_unix_connection(loop, ProtocolFactory(std::forward<F>(factory)), std::string(path), options));
 }
 
 /// create_unix_connection(sock=...): an already connected Unix stream
@@ -348,7 +375,7 @@ Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> create_unix
     EventLoop& loop, F&& factory, ConnectionOptions options) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::cast_protocol<P>(detail::adopt_connection(loop, ProtocolFactory(std::forward<F>(factory)),
-                                                             options.sock, detail::Adopt::unix_connection));
+                                                             options.sock, detail::Adopt::unix_connection, options));
 }
 
 namespace detail {
@@ -455,6 +482,31 @@ Coroutine<Server> create_unix_server(EventLoop& loop, F&& factory, ServerOptions
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   return detail::adopt_server(loop, ProtocolFactory(std::forward<F>(factory)), options, true);
 }
+
+// ---- TLS upgrade (≙ loop.start_tls; implemented in src/sslproto.cpp) ---------
+
+/// Keyword arguments of start_tls().
+struct StartTlsOptions {
+  bool server_side = false;
+  /// The name to check the peer's certificate against and send (SNI);
+  /// nullopt (None): none, which a check_hostname() context refuses.
+  std::optional<std::string_view> server_hostname = std::nullopt;
+  std::optional<double> ssl_handshake_timeout = std::nullopt;  ///< None: 60 s
+  std::optional<double> ssl_shutdown_timeout = std::nullopt;   ///< None: 30 s
+};
+static_assert(std::is_trivially_destructible_v<StartTlsOptions>);
+
+/// Upgrades an open connection to TLS (≙ loop.start_tls, STARTTLS): from
+/// now on `protocol` talks through the TLS transport this returns, once
+/// the handshake is done; `transport` must no longer be used directly.
+/// `transport` is a TCP/Unix transport or a TLS one (TLS in TLS): anything
+/// else is std::invalid_argument("transport ... is not supported by
+/// start_tls()"). On failure or cancellation the transport is closed and
+/// the error (SSLError, ConnectionAbortedError at the handshake timeout)
+/// propagates. `sslcontext` is copied (a handle).
+Coroutine<std::shared_ptr<Transport>> start_tls(EventLoop& loop, std::shared_ptr<Transport> transport,
+                                                std::shared_ptr<Protocol> protocol, ssl::SSLContext sslcontext,
+                                                StartTlsOptions options = {});
 
 }  // namespace asyncio
 

@@ -166,6 +166,10 @@ class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_
   /// Waits for connection_lost() (≙ _get_close_waiter): returns, or throws
   /// the exception the connection was lost with.
   Coroutine<> wait_closed();
+  /// Library use (StreamWriter::start_tls): the transport after a TLS
+  /// upgrade (≙ _replace_transport), and whether this is a server's.
+  void replace_transport(std::shared_ptr<Transport> transport);
+  bool server_side() const noexcept { return server_side_; }
 
  private:
   std::optional<StreamReader> reader_;
@@ -174,6 +178,7 @@ class StreamReaderProtocol : public FlowControlMixin, public std::enable_shared_
   Future<> closed_;
   std::exception_ptr closed_exc_;
   bool is_closed_ = false;
+  bool server_side_ = false;  // made with a client_connected_cb
 };
 
 /// Writes to a transport (≙ asyncio.StreamWriter). A copyable handle: copies
@@ -211,6 +216,13 @@ class StreamWriter {
   Coroutine<> drain() const;
   /// The transport's get_extra_info().
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const;
+  /// Upgrades the connection to TLS (≙ StreamWriter.start_tls, STARTTLS):
+  /// drains, then runs the handshake (server side for a start_server()
+  /// connection); the writer and its reader go on over TLS. Errors as
+  /// start_tls() (base_events.hpp); `options.server_side` must stay false
+  /// (std::invalid_argument: the writer knows its side). `sslcontext` is
+  /// copied.
+  Coroutine<> start_tls(ssl::SSLContext sslcontext, StartTlsOptions options = {}) const;
 
  private:
   const std::shared_ptr<detail::StreamWriterState>& state() const;

@@ -8,6 +8,7 @@
 #include <asyncio/base_events.hpp>
 
 #include "resolve.hpp"
+#include "sslproto.hpp"
 #include "stream_transport.hpp"
 
 #include <memory>
@@ -59,9 +60,11 @@ std::string bind_error_message(int err, const Resolved& address);
 /// no local_addr): the interleaving, the sequential or staggered attempts,
 /// the errors. Tests give their own addresses here, as CPython's tests
 /// replace getaddrinfo.
+/// With `tls` the protocol gets the connection through TLS
+/// (client_tls() of sslproto.hpp).
 Coroutine<ConnectionResult> connect_resolved(EventLoop& loop, ProtocolFactory factory, std::vector<Resolved> infos,
                                              std::optional<std::vector<Resolved>> local,
-                                             ConnectionOptions options);
+                                             ConnectionOptions options, std::optional<TlsParams> tls = {});
 
 }  // namespace asyncio::detail
 

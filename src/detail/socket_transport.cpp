@@ -88,6 +88,7 @@ void SocketTransportBase::close_for_loop_shutdown() noexcept {
   // stream's protocol refers back to its transport: let go of it here, or
   // the two would keep each other alive.
   std::shared_ptr<BaseProtocol> protocol = std::move(protocol_);
+  if (auto* layer = dynamic_cast<ProtocolLayer*>(protocol.get())) layer->drop_for_loop_shutdown();
 }
 
 void SocketTransportBase::finish_events(bool lost_due) {

@@ -22,6 +22,18 @@
 
 namespace asyncio::detail {
 
+/// A protocol that is itself the transport of another protocol (TLS's
+/// SSLProtocol): told when the loop closes and drops it without
+/// connection_lost(), so that it lets go of what it holds (its protocol
+/// refers back to it).
+class ProtocolLayer {
+ public:
+  virtual void drop_for_loop_shutdown() noexcept = 0;
+
+ protected:
+  ~ProtocolLayer() = default;
+};
+
 /// The state machine of a transport's end, shared by the stream, datagram
 /// and pipe transports: closing (close() waits for the write buffer,
 /// abort() and fatal errors do not), the one connection_lost() call, made

@@ -30,7 +30,7 @@ A program must exit with status 0 within 30 s. A ```text block marked
 (a `program` block, else the page's own program) prints on stdout.
 
 Flags: -std=c++20 -Wall -Wextra -Werror, then --cxxflags; links with --lib,
--luv -lpthread and --ldflags. Prints one line per page, OK or FAIL (with the
+-luv -lssl -lcrypto -lpthread and --ldflags. Prints one line per page, OK or FAIL (with the
 compiler's or the program's output), and exits 1 if any page failed.
 """
 
@@ -188,7 +188,7 @@ def check_unit(unit: Unit, args: argparse.Namespace, work: Path) -> tuple[str, s
            *shlex.split(args.cxxflags)]
     if unit.program:
         exe = work / unit.name
-        cmd += [str(src), "-o", str(exe), args.lib, "-luv", "-lpthread", *shlex.split(args.ldflags)]
+        cmd += [str(src), "-o", str(exe), args.lib, "-luv", "-lssl", "-lcrypto", "-lpthread", *shlex.split(args.ldflags)]
     else:
         cmd += ["-c", str(src), "-o", str(work / f"{unit.name}.o")]
     built = subprocess.run(cmd, capture_output=True, text=True)

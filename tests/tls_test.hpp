@@ -1,0 +1,77 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Helpers for the TLS tests: certificates made at test time with the openssl
+// command line (a CA, a server certificate for localhost and 127.0.0.1
+// signed by it, an expired one, a self-signed one), and contexts over them.
+#ifndef ASYNCIO_TESTS_TLS_TEST_HPP
+#define ASYNCIO_TESTS_TLS_TEST_HPP
+
+#include <asyncio/ssl.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace tls_test {
+
+/// The files, made once per process in a directory of its own.
+struct Certs {
+  std::string dir, ca, server_cert, server_key, expired_cert, self_cert, self_key;
+};
+
+inline void run(const std::string& cmd) {
+  if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+}
+
+inline const Certs& certs() {
+  static const Certs c = [] {
+    Certs c;
+    c.dir = "/tmp/asyncio-tls-" + std::to_string(getpid());
+    run("mkdir -p " + c.dir);
+    std::ofstream(c.dir + "/ca.cnf") << "[req]\ndistinguished_name = dn\nx509_extensions = v3\nprompt = no\n"
+                                        "[dn]\nCN = asyncio test CA\n[v3]\nbasicConstraints = critical,CA:TRUE\n"
+                                        "keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n";
+    std::ofstream(c.dir + "/leaf.cnf") << "basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                                          "extendedKeyUsage = serverAuth,clientAuth\n"
+                                          "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+                                          "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n";
+    const std::string d = c.dir + "/";
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    run("openssl req -x509" + ec + " -keyout " + d + "ca.key -out " + d + "ca.pem -days 30 -config " + d + "ca.cnf");
+    run("openssl req -new" + ec + " -keyout " + d + "server.key -out " + d + "server.csr -subj /CN=localhost");
+    run("openssl x509 -req -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d + "ca.key -set_serial 2 -out " +
+        d + "server.pem -days 30 -extfile " + d + "leaf.cnf");
+    run("openssl x509 -req -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d + "ca.key -set_serial 3 -out " +
+        d + "expired.pem -days -1 -extfile " + d + "leaf.cnf");
+    run("openssl req -x509" + ec + " -keyout " + d + "self.key -out " + d + "self.pem -days 30 -subj /CN=localhost" +
+        " -addext subjectAltName=DNS:localhost,IP:127.0.0.1");
+    c.ca = d + "ca.pem";
+    c.server_cert = d + "server.pem";
+    c.server_key = d + "server.key";
+    c.expired_cert = d + "expired.pem";
+    c.self_cert = d + "self.pem";
+    c.self_key = d + "self.key";
+    std::atexit([] { std::system(("rm -rf /tmp/asyncio-tls-" + std::to_string(getpid())).c_str()); });
+    return c;
+  }();
+  return c;
+}
+
+/// A server context presenting `cert` (the CA-signed one by default).
+inline asyncio::ssl::SSLContext server_context(const std::string& cert = {}, const std::string& key = {}) {
+  asyncio::ssl::SSLContext ctx(asyncio::ssl::PROTOCOL_TLS_SERVER);
+  ctx.load_cert_chain(cert.empty() ? certs().server_cert : cert, key.empty() ? certs().server_key : key);
+  return ctx;
+}
+
+/// A client context trusting the test CA (≙ create_default_context(cafile=...)).
+inline asyncio::ssl::SSLContext client_context() {
+  return asyncio::ssl::create_default_context(asyncio::ssl::Purpose::SERVER_AUTH, certs().ca);
+}
+
+}  // namespace tls_test
+
+#endif  // ASYNCIO_TESTS_TLS_TEST_HPP
