@@ -15,6 +15,10 @@
 
 namespace asyncio {
 
+/// asyncio.run(): declared here for Runner's friendship, defined below.
+template <class T>
+T run(Coroutine<T> main, LoopOptions options = {});
+
 /// A loop for several top-level run() calls (≙ asyncio.Runner). The loop is
 /// created lazily; close() (also run by the destructor) cancels the tasks
 /// left over, waits for them, reports any that failed ("unhandled
@@ -78,7 +82,7 @@ class Runner {
   std::unique_ptr<EventLoop> loop_;
   std::optional<Context> context_;  ///< made with the loop (≙ Runner._context)
   template <class T>
-  friend T run(Coroutine<T> main);
+  friend T run(Coroutine<T> main, LoopOptions options);
 };
 
 [[noreturn]] void throw_run_nested();
@@ -91,7 +95,7 @@ bool loop_running_in_this_thread() noexcept;
 /// `options` make the loop: `run(main(), {.debug = true})` ≙
 /// `asyncio.run(main(), debug=True)`.
 template <class T>
-T run(Coroutine<T> main, LoopOptions options = {}) {
+T run(Coroutine<T> main, LoopOptions options) {
   if (loop_running_in_this_thread()) throw_run_nested();
   Runner runner(options);
   if constexpr (std::is_void_v<T>) {
