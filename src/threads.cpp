@@ -35,9 +35,14 @@ void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<
     if (call->start()) call->run();
     // Refused once the loop is closed: the loop's close() has then
     // abandoned the call (released its future on the loop's thread).
-    post(*port, FinishOnLoop{std::move(call), port});
+    post_finish(std::move(port), std::move(call));
   });
   track_call(*port, std::move(call));
+}
+
+void post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call) {
+  ThreadsafeQueue& q = *port;
+  post(q, FinishOnLoop{std::move(call), std::move(port)});
 }
 
 bool post_to_loop(EventLoop& loop, std::function<void()> cb) { return post(*threadsafe_port(loop), std::move(cb)); }

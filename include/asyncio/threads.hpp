@@ -58,22 +58,14 @@ class ExecutorCall {
   std::thread::id loop_thread_ = std::this_thread::get_id();
 };
 
-template <class R, class F>
-class ExecutorCallOf final : public ExecutorCall {
+/// The loop's half of a call whose outcome another thread produces (an
+/// executor's worker, another loop): the future it completes, a counted
+/// reference released on the loop's thread, and the outcome, written by
+/// the other thread before it posts finish() (the post orders the two).
+template <class R>
+class CallResult : public ExecutorCall {
  public:
-  ExecutorCallOf(F fn, FutureState<R>* fut) : fn_(std::move(fn)), fut_(fut) { fut_->incref(); }
-  void run() noexcept override {
-    try {
-      if constexpr (std::is_void_v<R>) {
-        fn_();
-        value_.emplace();
-      } else {
-        value_.emplace(fn_());
-      }
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  }
+  explicit CallResult(FutureState<R>* fut) : fut_(fut) { fut_->incref(); }
   void finish() noexcept override {
     if (!fut_) return;
     if (!fut_->done() && (value_ || error_)) {
@@ -94,13 +86,42 @@ class ExecutorCallOf final : public ExecutorCall {
     if (fut_) std::exchange(fut_, nullptr)->decref();
   }
 
- private:
+ protected:
   using Slot = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-  F fn_;
-  FutureState<R>* fut_;  // a counted reference, released by finish()
+  /// Loop thread: the future, null once finished or abandoned.
+  FutureState<R>* future() const noexcept { return fut_; }
   std::optional<Slot> value_;
   std::exception_ptr error_;
+
+ private:
+  FutureState<R>* fut_;  // a counted reference, released by finish()
 };
+
+template <class R, class F>
+class ExecutorCallOf final : public CallResult<R> {
+ public:
+  ExecutorCallOf(F fn, FutureState<R>* fut) : CallResult<R>(fut), fn_(std::move(fn)) {}
+  void run() noexcept override {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn_();
+        this->value_.emplace();
+      } else {
+        this->value_.emplace(fn_());
+      }
+    } catch (...) {
+      this->error_ = std::current_exception();
+    }
+  }
+
+ private:
+  F fn_;
+};
+
+/// Any thread: posts `call->finish()` to the loop whose mailbox is `port`
+/// (where `call` was tracked). Refused once that loop is closed: its
+/// close() then abandons the call on its own thread.
+void post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call);
 
 /// Runs `call` on `executor` (the loop's default one if null) and posts
 /// its finish() to the loop.

@@ -1,0 +1,225 @@
+// asyncio-cpp: SPDX-License-Identifier: MIT
+// Several loops, one per core, sharing nothing: LoopGroup, run_sharded(),
+// and awaiting a task of another loop (submit_to) on the caller's own loop.
+// No CPython module: where a Python program would use processes
+// (docs/multicore.md). Built on run_coroutine_threadsafe's rules (threads.py).
+#ifndef ASYNCIO_MULTICORE_HPP
+#define ASYNCIO_MULTICORE_HPP
+
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
+#include <asyncio/futures.hpp>
+#include <asyncio/tasks.hpp>
+#include <asyncio/threads.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace asyncio {
+
+namespace detail {
+
+/// Loop thread: `call` is out until its finish() is posted back (see
+/// post_finish); the mailbox to post it to.
+std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call);
+/// Any thread: runs `cb` on the loop behind `port`; false once it is closed
+/// (`cb` is then dropped in this thread).
+bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb);
+
+/// The caller's half of a cross-loop await: completed on the caller's loop
+/// with what the remote task gave (a cancelled remote task cancels it).
+template <class T>
+class RemoteResult final : public CallResult<T> {
+ public:
+  using CallResult<T>::CallResult;
+  void run() noexcept override {}
+  /// Remote thread: keeps `t`'s outcome (retrieving it).
+  void store(Task<T>& t) noexcept {
+    if (t.cancelled()) {
+      remote_cancelled_ = true;
+      return;
+    }
+    try {
+      if constexpr (std::is_void_v<T>) {
+        t.result();
+        this->value_.emplace();
+      } else {
+        this->value_.emplace(std::move(t.result()));
+      }
+    } catch (...) {
+      this->error_ = std::current_exception();
+    }
+  }
+  void store_error(std::exception_ptr e) noexcept { this->error_ = std::move(e); }
+  void finish() noexcept override {
+    if (remote_cancelled_ && this->future() && !this->future()->done()) this->future()->cancel({});
+    CallResult<T>::finish();
+  }
+  /// Set on the caller's loop when its future is cancelled; read by the
+  /// remote loop when it makes the task.
+  std::atomic<bool> cancel_requested{false};
+
+ private:
+  bool remote_cancelled_ = false;  // written remotely before the post
+};
+
+/// The remote half: lives on the target loop's thread (its task, the
+/// coroutine until the task is made). When the last callable holding it
+/// goes without having settled (the target closed first), the caller's
+/// future fails with RuntimeError("Event loop is closed"), as
+/// run_coroutine_threadsafe's does.
+template <class T>
+class RemoteRun {
+ public:
+  RemoteRun(Coroutine<T> coro, std::shared_ptr<RemoteResult<T>> result, std::shared_ptr<ThreadsafeQueue> reply)
+      : coro_(std::move(coro)), result_(std::move(result)), reply_(std::move(reply)) {}
+  RemoteRun(const RemoteRun&) = delete;
+  RemoteRun& operator=(const RemoteRun&) = delete;
+  ~RemoteRun() {
+    if (!settled_) deliver(std::make_exception_ptr(RuntimeError("Event loop is closed")));
+  }
+
+  /// Target loop: makes the task; its done-callback holds `self`.
+  static void start(const std::shared_ptr<RemoteRun>& self) {
+    RemoteRun& r = *self;
+    try {
+      Task<T> t = get_running_loop().create_task(std::move(r.coro_));
+      r.task_ = t;
+      if (r.result_->cancel_requested.load()) t.cancel();
+      t.add_done_callback([self](Task<T> done) { self->settle(done); });
+    } catch (...) {
+      r.deliver(std::current_exception());
+      throw;  // reported by the target loop, as run_coroutine_threadsafe's
+    }
+  }
+  /// Target loop: cancels the task if it is still there.
+  void cancel() {
+    if (task_) task_.cancel();
+  }
+
+ private:
+  void settle(Task<T>& t) noexcept {
+    settled_ = true;
+    result_->store(t);
+    task_ = TaskRef();
+    post_finish(reply_, result_);
+  }
+  void deliver(std::exception_ptr e) noexcept {
+    settled_ = true;
+    result_->store_error(std::move(e));
+    post_finish(reply_, result_);
+  }
+
+  Coroutine<T> coro_;
+  TaskRef task_;
+  bool settled_ = false;
+  std::shared_ptr<RemoteResult<T>> result_;
+  std::shared_ptr<ThreadsafeQueue> reply_;
+};
+
+}  // namespace detail
+
+/// Runs `coro` as a task of `target` (another loop, in another thread) and
+/// gives a Future of the running loop that gets its result, its exception,
+/// or is cancelled if the task is. No thread waits: the outcome comes back
+/// through this loop's thread-safe queue. Cancelling the Future (or the
+/// task awaiting it) cancels the remote task, as asyncio.wrap_future of
+/// run_coroutine_threadsafe() does; the Future is cancelled at once and a
+/// result the remote task still produces is dropped. If `target` is or
+/// gets closed before the task finishes, the Future fails with
+/// RuntimeError("Event loop is closed"). `target` may be the running loop.
+/// RuntimeError("no running event loop") outside a loop.
+template <class T>
+Future<T> submit_to(EventLoop& target, Coroutine<T> coro) {
+  EventLoop& here = get_running_loop();
+  Future<T> fut = here.create_future<T>();
+  auto result = std::make_shared<detail::RemoteResult<T>>(fut.state());
+  std::shared_ptr<detail::ThreadsafeQueue> reply = detail::expect_reply(here, result);
+  std::shared_ptr<detail::ThreadsafeQueue> there = detail::threadsafe_port(target);
+  auto run = std::make_shared<detail::RemoteRun<T>>(std::move(coro), result, std::move(reply));
+  std::weak_ptr<detail::RemoteRun<T>> weak = run;
+  fut.add_done_callback([result, weak, there](Future<T> f) {
+    if (!f.cancelled()) return;
+    result->cancel_requested.store(true);
+    // The closure holds the run weakly: dropped here (target closed), it
+    // must not free the remote task on this thread.
+    detail::post_to_port(*there, [weak] {
+      if (auto r = weak.lock()) r->cancel();
+    });
+  });
+  detail::post_to_port(*there, [run = std::move(run)] { detail::RemoteRun<T>::start(run); });
+  return fut;
+}
+
+/// N event loops, each in a thread of its own (≙ N processes each running
+/// asyncio.run()). start() makes them; stop() (also the destructor) stops
+/// each loop, cancels and awaits what is left on it (as asyncio.run() does
+/// at exit), closes it and joins its thread. Thread-safe: loop(i) may be
+/// used from any thread between start() and stop(), but only for what a
+/// loop allows from other threads (call_soon_threadsafe,
+/// run_coroutine_threadsafe, submit_to).
+class LoopGroup {
+ public:
+  /// `n` loops; 0 means one per core (std::thread::hardware_concurrency()).
+  explicit LoopGroup(std::size_t n = 0);
+  LoopGroup(const LoopGroup&) = delete;
+  LoopGroup& operator=(const LoopGroup&) = delete;
+  ~LoopGroup();
+
+  /// Starts the threads and returns once every loop runs.
+  /// RuntimeError("LoopGroup is already started") the second time.
+  void start();
+  /// Stops and closes every loop and joins the threads. Idempotent.
+  /// RuntimeError("LoopGroup.stop() cannot be called from one of its
+  /// loops") from inside one (it would wait for itself).
+  void stop();
+  std::size_t size() const noexcept { return n_; }
+  /// Loop `i`. std::out_of_range past size(); RuntimeError("LoopGroup is
+  /// not running") before start() or after stop().
+  EventLoop& loop(std::size_t i) const;
+  /// submit_to(loop(shard), coro): `co_await group.submit(1, work())`.
+  template <class T>
+  Future<T> submit(std::size_t shard, Coroutine<T> coro) {
+    return submit_to(loop(shard), std::move(coro));
+  }
+
+ private:
+  struct Shard;
+  std::size_t n_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  bool started_ = false;
+};
+
+namespace detail {
+void run_sharded(std::size_t n, const std::function<Coroutine<>(int)>& make_main);
+}  // namespace detail
+
+/// Runs `main(shard)` on each of `n` loops (0: one per core), each in its
+/// own thread, and returns when every one has returned. As a TaskGroup of
+/// the N mains: the first failure cancels the others, and run_sharded()
+/// raises an ExceptionGroup of the failures. SIGINT and SIGTERM (the first
+/// one; later ones are ignored) cancel the group once: every shard's main
+/// sees CancelledError, and run_sharded() then throws KeyboardInterrupt.
+/// Leftover tasks of each loop are cancelled and awaited before it closes.
+/// `main` is called on the calling thread and must outlive nothing: it is
+/// kept until run_sharded() returns. RuntimeError inside a running loop.
+template <class F>
+  requires std::is_invocable_r_v<Coroutine<>, F&, int>
+void run_sharded(std::size_t n, F&& main) {
+  detail::run_sharded(n, std::function<Coroutine<>(int)>(std::ref(main)));
+}
+template <class F>
+  requires std::is_invocable_r_v<Coroutine<>, F&, int>
+void run_sharded(F&& main) {
+  run_sharded(0, std::forward<F>(main));
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_MULTICORE_HPP

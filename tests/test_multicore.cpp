@@ -1,0 +1,377 @@
+// Several loops in several threads: LoopGroup, submit_to, run_sharded
+// (issue 15; docs/multicore.md). No CPython counterpart: a Python program
+// would use processes. Run under TSan (scripts/run_tests.sh TSAN_TESTS).
+#include "asyncio_test.hpp"
+
+#include <asyncio/multicore.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+#include <unistd.h>
+
+using namespace asyncio;
+using asyncio_test::run_test;
+
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kSanitized = 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr int kSanitized = 1;
+#else
+constexpr int kSanitized = 0;
+#endif
+#else
+constexpr int kSanitized = 0;
+#endif
+
+Coroutine<std::thread::id> thread_of_task() {
+  co_await asyncio::sleep(0);
+  co_return std::this_thread::get_id();
+}
+
+Coroutine<int> twice(int x) {
+  co_await asyncio::sleep(0);
+  co_return 2 * x;
+}
+
+Coroutine<int> fails() {
+  co_await asyncio::sleep(0);
+  throw std::invalid_argument("remote failure");
+}
+
+// Waits until cancelled; records the cancellation.
+Coroutine<> wait_for_cancel(std::atomic<int>* started, std::atomic<int>* cancelled) {
+  started->fetch_add(1);
+  try {
+    co_await get_running_loop().create_future<>();
+  } catch (const CancelledError&) {
+    cancelled->fetch_add(1);
+    throw;
+  }
+}
+
+Coroutine<int> cancels_itself() {
+  current_task().cancel();
+  co_await asyncio::sleep(0);
+  co_return 1;
+}
+
+Coroutine<int> plus_one(int x, std::atomic<int>* runs) {
+  runs->fetch_add(1);
+  co_await asyncio::sleep(0);
+  co_return x + 1;
+}
+
+// Polls `flag` on the running loop without blocking it.
+Coroutine<> until(const std::atomic<int>& counter, int value) {
+  while (counter.load() < value) co_await asyncio::sleep(0.001);
+}
+
+}  // namespace
+
+TEST(LoopGroup, SizeStartStop) {
+  LoopGroup group(3);
+  EXPECT_EQ(group.size(), 3u);
+  EXPECT_THROW(group.loop(0), RuntimeError);
+  group.start();
+  EXPECT_THROW(group.start(), RuntimeError);
+  std::set<EventLoop*> loops;
+  for (std::size_t i = 0; i < group.size(); ++i) loops.insert(&group.loop(i));
+  EXPECT_EQ(loops.size(), 3u);
+  EXPECT_THROW(group.loop(3), std::out_of_range);
+  group.stop();
+  group.stop();  // idempotent
+  EXPECT_THROW(group.loop(0), RuntimeError);
+}
+
+TEST(LoopGroup, DefaultSizeIsTheNumberOfCores) {
+  LoopGroup group;
+  EXPECT_EQ(group.size(), std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST(LoopGroup, EachLoopRunsInItsOwnThread) {
+  LoopGroup group(2);
+  group.start();
+  auto ids = run_test(
+      [](LoopGroup& g) -> Coroutine<std::vector<std::thread::id>> {
+        std::vector<std::thread::id> out;
+        out.push_back(co_await g.submit(0, thread_of_task()));
+        out.push_back(co_await g.submit(1, thread_of_task()));
+        out.push_back(std::this_thread::get_id());
+        co_return out;
+      }(group),
+      false);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[0], ids[2]);
+  EXPECT_NE(ids[1], ids[2]);
+}
+
+TEST(LoopGroup, SubmitGivesTheResultOnTheCallersLoop) {
+  LoopGroup group(2);
+  group.start();
+  const int r = run_test(
+      [](LoopGroup& g) -> Coroutine<int> {
+        Future<int> a = g.submit(0, twice(20));
+        Future<int> b = g.submit(1, twice(1));
+        const int x = co_await a;
+        const int y = co_await b;
+        EXPECT_EQ(&get_running_loop(), &get_running_loop());
+        co_return x + y;
+      }(group),
+      false);
+  EXPECT_EQ(r, 42);
+}
+
+TEST(LoopGroup, SubmitRaisesTheRemoteException) {
+  LoopGroup group(1);
+  group.start();
+  EXPECT_THROW(run_test(
+                   [](LoopGroup& g) -> Coroutine<int> {
+                     const int v = co_await g.submit(0, fails());
+                     co_return v;
+                   }(group),
+                   false),
+               std::invalid_argument);
+}
+
+TEST(LoopGroup, SubmitToTheRunningLoopItself) {
+  const int r = run_test([]() -> Coroutine<int> {
+    const int v = co_await submit_to(get_running_loop(), twice(4));
+    co_return v;
+  }());
+  EXPECT_EQ(r, 8);
+}
+
+TEST(LoopGroup, CancellingTheAwaiterCancelsTheRemoteTask) {
+  LoopGroup group(1);
+  group.start();
+  std::atomic<int> started{0}, cancelled{0};
+  run_test(
+      [](LoopGroup& g, std::atomic<int>& s, std::atomic<int>& c) -> Coroutine<> {
+        Future<> f = g.submit(0, wait_for_cancel(&s, &c));
+        co_await until(s, 1);
+        EXPECT_TRUE(f.cancel());
+        EXPECT_TRUE(f.cancelled());
+        co_await until(c, 1);
+      }(group, started, cancelled),
+      false);
+  EXPECT_EQ(cancelled.load(), 1);
+}
+
+TEST(LoopGroup, CancelledBeforeTheRemoteTaskStarts) {
+  // The cancel request is seen when the remote loop makes the task: the
+  // coroutine never runs its body.
+  LoopGroup group(1);
+  group.start();
+  std::atomic<int> started{0}, cancelled{0};
+  std::promise<void> gate;
+  std::shared_future<void> gate_f = gate.get_future().share();
+  // Keep the remote loop busy so that the submit waits in its queue.
+  group.loop(0).call_soon_threadsafe([gate_f] { gate_f.wait(); });
+  run_test(
+      [](LoopGroup& g, std::atomic<int>& s, std::atomic<int>& c, std::promise<void>& open) -> Coroutine<> {
+        Future<> f = g.submit(0, wait_for_cancel(&s, &c));
+        f.cancel();
+        open.set_value();
+        co_await asyncio::sleep(0);
+        // A second submit behind it proves the first was handled.
+        const int v = co_await g.submit(0, twice(1));
+        EXPECT_EQ(v, 2);
+      }(group, started, cancelled, gate),
+      false);
+  EXPECT_EQ(started.load(), 0);
+}
+
+TEST(LoopGroup, RemoteCancellationCancelsTheCallersFuture) {
+  LoopGroup group(1);
+  group.start();
+  const bool was_cancelled = run_test(
+      [](LoopGroup& g) -> Coroutine<bool> {
+        Future<int> f = g.submit(0, cancels_itself());
+        try {
+          co_await f;
+        } catch (const CancelledError&) {
+        }
+        co_return f.cancelled();
+      }(group),
+      false);
+  EXPECT_TRUE(was_cancelled);
+}
+
+TEST(LoopGroup, StoppingTheGroupCancelsWhatIsPending) {
+  auto group = std::make_unique<LoopGroup>(1);
+  group->start();
+  std::atomic<int> started{0}, cancelled{0};
+  std::string message;
+  run_test(
+      [](std::unique_ptr<LoopGroup>& g, std::atomic<int>& s, std::atomic<int>& c, std::string& msg) -> Coroutine<> {
+        Future<> f = g->submit(0, wait_for_cancel(&s, &c));
+        co_await until(s, 1);
+        // Stopping the group cancels what is left on its loops: the remote
+        // task ends cancelled, and so does the caller's future.
+        std::thread([&g] { g->stop(); }).join();
+        try {
+          co_await f;
+        } catch (const CancelledError&) {
+          msg = "cancelled";
+        } catch (const RuntimeError& e) {
+          msg = e.what();
+        }
+      }(group, started, cancelled, message),
+      false);
+  EXPECT_EQ(message, "cancelled");
+  EXPECT_EQ(cancelled.load(), 1);
+}
+
+TEST(LoopGroup, SubmitToAClosedLoopFails) {
+  EventLoop closed;
+  closed.close();
+  std::string message;
+  run_test(
+      [](EventLoop& target, std::string& msg) -> Coroutine<> {
+        try {
+          co_await submit_to(target, twice(1));
+        } catch (const RuntimeError& e) {
+          msg = e.what();
+        }
+      }(closed, message),
+      false);
+  EXPECT_EQ(message, "Event loop is closed");
+}
+
+TEST(LoopGroup, StopFromOneOfItsLoopsIsRefused) {
+  LoopGroup group(1);
+  group.start();
+  std::promise<std::string> what;
+  group.loop(0).call_soon_threadsafe([&] {
+    try {
+      group.stop();
+      what.set_value("no error");
+    } catch (const RuntimeError& e) {
+      what.set_value(e.what());
+    }
+  });
+  EXPECT_EQ(what.get_future().get(), "LoopGroup.stop() cannot be called from one of its loops");
+}
+
+// 16 loops each submit to random others; a random part of the awaits is
+// cancelled. Every submit ends exactly once on the caller's side, with the
+// right value or cancelled; every remote task ends; nothing is left.
+TEST(LoopGroup, CrossLoopStorm) {
+  constexpr int kLoops = 16;
+  const int per_loop = kSanitized ? 2000 : 10000;
+  LoopGroup group(kLoops);
+  group.start();
+  std::atomic<int> values{0}, cancels{0}, wrong{0}, remote_runs{0};
+  std::vector<ConcurrentFuture<void>> done;
+  for (int i = 0; i < kLoops; ++i) {
+    auto storm = [](LoopGroup& g, int me, int n, std::atomic<int>& v, std::atomic<int>& c, std::atomic<int>& w,
+                    std::atomic<int>& runs) -> Coroutine<> {
+      std::mt19937 rng(static_cast<unsigned>(me));
+      std::vector<std::pair<Future<int>, int>> out;
+      for (int k = 0; k < n; ++k) {
+        const int x = me * 1000000 + k;
+        out.emplace_back(g.submit(rng() % g.size(), plus_one(x, &runs)), x);
+        if (rng() % 4 == 0) out.back().first.cancel();
+        if (k % 64 == 0) co_await asyncio::sleep(0);
+      }
+      for (auto& [f, x] : out) {
+        try {
+          const int r = co_await f;
+          if (r != x + 1) w.fetch_add(1);
+          v.fetch_add(1);
+        } catch (const CancelledError&) {
+          c.fetch_add(1);
+        }
+      }
+    };
+    done.push_back(run_coroutine_threadsafe(storm(group, i, per_loop, values, cancels, wrong, remote_runs), group.loop(i)));
+  }
+  for (auto& f : done) f.get();
+  group.stop();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(values.load() + cancels.load(), kLoops * per_loop);
+  EXPECT_GT(cancels.load(), 0);
+  EXPECT_GT(values.load(), 0);
+  EXPECT_LE(remote_runs.load(), kLoops * per_loop);
+  EXPECT_GE(remote_runs.load(), values.load());
+}
+
+TEST(RunSharded, EveryShardRunsOnItsOwnLoop) {
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  std::set<int> shards;
+  run_sharded(3, [&](int shard) -> Coroutine<> {
+    co_await asyncio::sleep(0);
+    std::lock_guard lock(m);
+    threads.insert(std::this_thread::get_id());
+    shards.insert(shard);
+  });
+  EXPECT_EQ(shards, (std::set<int>{0, 1, 2}));
+  EXPECT_EQ(threads.size(), 3u);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+}
+
+TEST(RunSharded, TheFirstFailureCancelsTheOthers) {
+  std::atomic<int> started{0}, cancelled{0};
+  try {
+    run_sharded(3, [&](int shard) -> Coroutine<> {
+      if (shard == 1) {
+        co_await until(started, 2);
+        throw std::invalid_argument("shard 1 failed");
+      }
+      co_await wait_for_cancel(&started, &cancelled);
+    });
+    FAIL() << "no exception";
+  } catch (const ExceptionGroup& eg) {
+    ASSERT_EQ(eg.exceptions().size(), 1u);
+    EXPECT_THROW(std::rethrow_exception(eg.exceptions()[0]), std::invalid_argument);
+  }
+  EXPECT_EQ(cancelled.load(), 2);
+}
+
+TEST(RunSharded, CalledInsideALoopIsRefused) {
+  EXPECT_THROW(run_test([]() -> Coroutine<> {
+                 run_sharded(1, [](int) -> Coroutine<> { co_return; });
+                 co_return;
+               }()),
+               RuntimeError);
+}
+
+namespace {
+
+void interrupted_by(int sig) {
+  std::atomic<int> started{0}, cancelled{0};
+  constexpr int kShards = 3;
+  EXPECT_THROW(run_sharded(kShards,
+                           [&](int shard) -> Coroutine<> {
+                             if (shard == 0) {
+                               co_await until(started, kShards - 1);
+                               ::kill(::getpid(), sig);
+                             }
+                             co_await wait_for_cancel(&started, &cancelled);
+                           }),
+               KeyboardInterrupt);
+  EXPECT_EQ(cancelled.load(), kShards);
+  struct sigaction sa {};
+  ::sigaction(sig, nullptr, &sa);
+  EXPECT_EQ(sa.sa_handler, SIG_DFL);  // the handlers are gone again
+}
+
+}  // namespace
+
+TEST(RunSharded, SigintCancelsEveryShardOnceAndRaisesKeyboardInterrupt) { interrupted_by(SIGINT); }
+
+TEST(RunSharded, SigtermCancelsEveryShardOnceAndRaisesKeyboardInterrupt) { interrupted_by(SIGTERM); }
