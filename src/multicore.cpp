@@ -15,17 +15,6 @@
 
 namespace asyncio {
 
-namespace detail {
-
-std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call) {
-  std::shared_ptr<ThreadsafeQueue> port = threadsafe_port(loop);
-  track_call(*port, std::move(call));
-  return port;
-}
-
-bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb) { return post(port, std::move(cb)); }
-
-}  // namespace detail
 
 /// One loop and its thread. `loop` is set while the loop exists: the
 /// thread owns it through a Runner, so that leftovers are cancelled and

@@ -45,6 +45,14 @@ void post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<Executor
   post(q, FinishOnLoop{std::move(call), std::move(port)});
 }
 
+std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call) {
+  std::shared_ptr<ThreadsafeQueue> port = threadsafe_port(loop);
+  track_call(*port, std::move(call));
+  return port;
+}
+
+bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb) { return post(port, std::move(cb)); }
+
 bool post_to_loop(EventLoop& loop, std::function<void()> cb) { return post(*threadsafe_port(loop), std::move(cb)); }
 
 }  // namespace asyncio::detail

@@ -375,3 +375,119 @@ void interrupted_by(int sig) {
 TEST(RunSharded, SigintCancelsEveryShardOnceAndRaisesKeyboardInterrupt) { interrupted_by(SIGINT); }
 
 TEST(RunSharded, SigtermCancelsEveryShardOnceAndRaisesKeyboardInterrupt) { interrupted_by(SIGTERM); }
+
+namespace {
+
+// A default executor that refuses every job: proves an await uses no thread.
+void forbid_executor(EventLoop& loop) {
+  auto ex = std::make_unique<ThreadPoolExecutor>(1);
+  ex->shutdown(false);
+  loop.set_default_executor(std::move(ex));
+}
+
+}  // namespace
+
+TEST(ConcurrentFutureAwait, AwaitedDirectlyWithoutAThread) {
+  LoopGroup group(1);
+  group.start();
+  const int r = run_test(
+      [](LoopGroup& g) -> Coroutine<int> {
+        forbid_executor(get_running_loop());
+        ConcurrentFuture<int> cf = run_coroutine_threadsafe(twice(21), g.loop(0));
+        const int v = co_await std::move(cf);
+        co_return v;
+      }(group),
+      false);
+  EXPECT_EQ(r, 42);
+}
+
+TEST(ConcurrentFutureAwait, WrapFutureWithoutAThread) {
+  LoopGroup group(1);
+  group.start();
+  const int r = run_test(
+      [](LoopGroup& g) -> Coroutine<int> {
+        forbid_executor(get_running_loop());
+        Future<int> f = wrap_future(run_coroutine_threadsafe(twice(5), g.loop(0)));
+        const int v = co_await f;
+        co_return v;
+      }(group),
+      false);
+  EXPECT_EQ(r, 10);
+}
+
+TEST(ConcurrentFutureAwait, AlreadyDoneBeforeTheAwait) {
+  LoopGroup group(1);
+  group.start();
+  ConcurrentFuture<int> cf = run_coroutine_threadsafe(twice(3), group.loop(0));
+  cf.wait();
+  const int r = run_test(
+      [](ConcurrentFuture<int>& f) -> Coroutine<int> {
+        const int v = co_await f;  // consumes it
+        co_return v;
+      }(cf),
+      false);
+  EXPECT_EQ(r, 6);
+  EXPECT_FALSE(cf.valid());
+}
+
+TEST(ConcurrentFutureAwait, RaisesTheTasksException) {
+  LoopGroup group(1);
+  group.start();
+  EXPECT_THROW(run_test(
+                   [](LoopGroup& g) -> Coroutine<int> {
+                     const int v = co_await run_coroutine_threadsafe(fails(), g.loop(0));
+                     co_return v;
+                   }(group),
+                   false),
+               std::invalid_argument);
+}
+
+TEST(ConcurrentFutureAwait, CancellingTheWrapperCancelsTheTask) {
+  LoopGroup group(1);
+  group.start();
+  std::atomic<int> started{0}, cancelled{0};
+  run_test(
+      [](LoopGroup& g, std::atomic<int>& s, std::atomic<int>& c) -> Coroutine<> {
+        Future<> f = wrap_future(run_coroutine_threadsafe(wait_for_cancel(&s, &c), g.loop(0)));
+        co_await until(s, 1);
+        EXPECT_TRUE(f.cancel());
+        co_await until(c, 1);
+      }(group, started, cancelled),
+      false);
+  EXPECT_EQ(cancelled.load(), 1);
+}
+
+TEST(ConcurrentFutureAwait, ACancelledTaskCancelsTheWrapper) {
+  LoopGroup group(1);
+  group.start();
+  const bool was_cancelled = run_test(
+      [](LoopGroup& g) -> Coroutine<bool> {
+        Future<int> f = wrap_future(run_coroutine_threadsafe(cancels_itself(), g.loop(0)));
+        try {
+          co_await f;
+        } catch (const CancelledError&) {
+        }
+        co_return f.cancelled();
+      }(group),
+      false);
+  EXPECT_TRUE(was_cancelled);
+}
+
+TEST(ConcurrentFutureAwait, TheTasksLoopClosingCancelsTheWrapper) {
+  auto group = std::make_unique<LoopGroup>(1);
+  group->start();
+  std::atomic<int> started{0}, cancelled{0};
+  const bool was_cancelled = run_test(
+      [](std::unique_ptr<LoopGroup>& g, std::atomic<int>& s, std::atomic<int>& c) -> Coroutine<bool> {
+        Future<> f = wrap_future(run_coroutine_threadsafe(wait_for_cancel(&s, &c), g->loop(0)));
+        co_await until(s, 1);
+        std::thread([&g] { g->stop(); }).join();
+        try {
+          co_await f;
+        } catch (const CancelledError&) {
+        }
+        co_return f.cancelled();
+      }(group, started, cancelled),
+      false);
+  EXPECT_TRUE(was_cancelled);
+}

@@ -25,50 +25,6 @@ namespace asyncio {
 
 namespace detail {
 
-/// Loop thread: `call` is out until its finish() is posted back (see
-/// post_finish); the mailbox to post it to.
-std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call);
-/// Any thread: runs `cb` on the loop behind `port`; false once it is closed
-/// (`cb` is then dropped in this thread).
-bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb);
-
-/// The caller's half of a cross-loop await: completed on the caller's loop
-/// with what the remote task gave (a cancelled remote task cancels it).
-template <class T>
-class RemoteResult final : public CallResult<T> {
- public:
-  using CallResult<T>::CallResult;
-  void run() noexcept override {}
-  /// Remote thread: keeps `t`'s outcome (retrieving it).
-  void store(Task<T>& t) noexcept {
-    if (t.cancelled()) {
-      remote_cancelled_ = true;
-      return;
-    }
-    try {
-      if constexpr (std::is_void_v<T>) {
-        t.result();
-        this->value_.emplace();
-      } else {
-        this->value_.emplace(std::move(t.result()));
-      }
-    } catch (...) {
-      this->error_ = std::current_exception();
-    }
-  }
-  void store_error(std::exception_ptr e) noexcept { this->error_ = std::move(e); }
-  void finish() noexcept override {
-    if (remote_cancelled_ && this->future() && !this->future()->done()) this->future()->cancel({});
-    CallResult<T>::finish();
-  }
-  /// Set on the caller's loop when its future is cancelled; read by the
-  /// remote loop when it makes the task.
-  std::atomic<bool> cancel_requested{false};
-
- private:
-  bool remote_cancelled_ = false;  // written remotely before the post
-};
-
 /// The remote half: lives on the target loop's thread (its task, the
 /// coroutine until the task is made). When the last callable holding it
 /// goes without having settled (the target closed first), the caller's
