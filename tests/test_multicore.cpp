@@ -5,6 +5,7 @@
 
 #include <asyncio/multicore.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -490,4 +491,167 @@ TEST(ConcurrentFutureAwait, TheTasksLoopClosingCancelsTheWrapper) {
       }(group, started, cancelled),
       false);
   EXPECT_TRUE(was_cancelled);
+}
+
+// Channel<T>: asyncio.Queue's rules between loops (test_queues.py's
+// cases that carry over, then the cross-thread ones).
+
+TEST(Channel, FifoOnOneLoop) {
+  Channel<int> ch(2);
+  EXPECT_EQ(ch.maxsize(), 2);
+  const std::vector<int> got = run_test([](Channel<int>& c) -> Coroutine<std::vector<int>> {
+    co_await c.put(1);
+    co_await c.put(2);
+    EXPECT_TRUE(c.full());
+    EXPECT_EQ(c.qsize(), 2u);
+    std::vector<int> out;
+    out.push_back(co_await c.get());
+    out.push_back(co_await c.get());
+    EXPECT_TRUE(c.empty());
+    co_return out;
+  }(ch));
+  EXPECT_EQ(got, (std::vector<int>{1, 2}));
+}
+
+TEST(Channel, NowaitErrors) {
+  Channel<std::string> ch(1);
+  EXPECT_THROW(ch.get_nowait(), QueueEmpty);
+  ch.put_nowait("a");
+  EXPECT_THROW(ch.put_nowait("b"), QueueFull);
+  ch.shutdown();
+  EXPECT_THROW(ch.put_nowait("c"), QueueShutDown);
+  EXPECT_EQ(ch.get_nowait(), "a");  // what is in still comes out
+  EXPECT_THROW(ch.get_nowait(), QueueShutDown);
+}
+
+TEST(Channel, ShutdownImmediateDropsTheItems) {
+  Channel<std::unique_ptr<int>> ch;
+  ch.put_nowait(std::make_unique<int>(1));
+  ch.shutdown(true);
+  EXPECT_EQ(ch.qsize(), 0u);
+  EXPECT_THROW(ch.get_nowait(), QueueShutDown);
+}
+
+TEST(Channel, ShutdownWakesGettersAndPuttersOnOtherLoops) {
+  LoopGroup group(2);
+  group.start();
+  Channel<int> ch(1);
+  ch.put_nowait(0);
+  auto getter = [](Channel<int>& c) -> Coroutine<std::string> {
+    try {
+      co_await c.get();
+      co_await c.get();
+    } catch (const QueueShutDown&) {
+      co_return "get: QueueShutDown";
+    }
+    co_return "no error";
+  };
+  auto putter = [](Channel<int>& c) -> Coroutine<std::string> {
+    try {
+      co_await c.put(1);  // full: waits
+      co_await c.put(2);
+      co_await c.put(3);
+    } catch (const QueueShutDown&) {
+      co_return "put: QueueShutDown";
+    }
+    co_return "no error";
+  };
+  ConcurrentFuture<std::string> p = run_coroutine_threadsafe(putter(ch), group.loop(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it wait (not asserted)
+  ch.shutdown(true);
+  EXPECT_EQ(p.get(), "put: QueueShutDown");
+  ConcurrentFuture<std::string> g = run_coroutine_threadsafe(getter(ch), group.loop(1));
+  EXPECT_EQ(g.get(), "get: QueueShutDown");
+}
+
+TEST(Channel, ACancelledPutPutsNothing) {
+  Channel<int> ch(1);
+  run_test([](Channel<int>& c) -> Coroutine<> {
+    co_await c.put(1);
+    Task<> t = create_task(c.put(2));
+    co_await asyncio::sleep(0);
+    t.cancel();
+    try {
+      co_await t;
+    } catch (const CancelledError&) {
+    }
+    EXPECT_EQ(c.qsize(), 1u);
+    EXPECT_EQ(c.get_nowait(), 1);
+  }(ch));
+  EXPECT_TRUE(ch.empty());
+}
+
+TEST(Channel, ACancelledGetterPassesItsWakeupOn) {
+  // ≙ test_queues.py test_cancelled_getters_not_being_held_in_self_getters
+  // and test_get_cancelled_race: an item put while the woken getter is
+  // being cancelled goes to the next getter.
+  Channel<int> ch;
+  const int v = run_test([](Channel<int>& c) -> Coroutine<int> {
+    Task<int> a = create_task(c.get());
+    Task<int> b = create_task(c.get());
+    co_await asyncio::sleep(0);
+    c.put_nowait(7);  // wakes a
+    a.cancel();       // before a runs
+    const int got = co_await b;
+    EXPECT_TRUE(a.cancelled());
+    co_return got;
+  }(ch));
+  EXPECT_EQ(v, 7);
+}
+
+namespace {
+
+Coroutine<> produce(Channel<int>* ch, int from, int n) {
+  for (int i = 0; i < n; ++i) co_await ch->put(from + i);
+}
+
+// Gets until `total` items were taken by all consumers; a random part of
+// its get() tasks is cancelled. Records what it got.
+Coroutine<> consume(Channel<int>* ch, std::atomic<int>* taken, int total, unsigned seed, std::vector<int>* got) {
+  std::mt19937 rng(seed);
+  while (taken->load() < total) {
+    Task<int> t = create_task(ch->get());
+    if (rng() % 3 == 0) {
+      co_await asyncio::sleep(0);
+      t.cancel();
+    }
+    try {
+      got->push_back(co_await t);
+      taken->fetch_add(1);
+    } catch (const CancelledError&) {
+    } catch (const QueueShutDown&) {
+      co_return;
+    }
+  }
+}
+
+}  // namespace
+
+// Producers and consumers on different loops through a small channel, with
+// random cancellation of the getters: every item arrives exactly once.
+TEST(Channel, CrossLoopNoItemLostUnderCancellation) {
+  constexpr int kProducers = 4, kConsumers = 4;
+  const int per = kSanitized ? 1000 : 20000;
+  const int total = kProducers * per;
+  LoopGroup group(kProducers + kConsumers);
+  group.start();
+  Channel<int> ch(8);
+  std::atomic<int> taken{0};
+  std::vector<std::vector<int>> got(kConsumers);
+  std::vector<ConcurrentFuture<void>> runs;
+  for (int c = 0; c < kConsumers; ++c)
+    runs.push_back(run_coroutine_threadsafe(consume(&ch, &taken, total, static_cast<unsigned>(c), &got[c]),
+                                            group.loop(kProducers + c)));
+  for (int p = 0; p < kProducers; ++p)
+    runs.push_back(run_coroutine_threadsafe(produce(&ch, p * per, per), group.loop(p)));
+  for (int p = 0; p < kProducers; ++p) runs[kConsumers + p].get();
+  while (taken.load() < total) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ch.shutdown();  // consumers waiting in get() end
+  for (int c = 0; c < kConsumers; ++c) runs[c].get();
+  std::vector<int> all;
+  for (auto& g : got) all.insert(all.end(), g.begin(), g.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(total));
+  for (int i = 0; i < total; ++i) ASSERT_EQ(all[i], i);
+  EXPECT_TRUE(ch.empty());
 }
