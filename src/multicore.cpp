@@ -5,6 +5,7 @@
 #include <asyncio/runners.hpp>
 #include <asyncio/taskgroups.hpp>
 
+#include "detail/stream_transport.hpp"
 #include "detail/threadsafe.hpp"
 
 #include <csignal>
@@ -12,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 namespace asyncio {
 
@@ -127,6 +130,116 @@ Coroutine<> coordinate(LoopGroup& group, const std::function<Coroutine<>(int)>& 
 }
 
 }  // namespace
+
+namespace {
+
+// Acceptor mode: what the listening loop and the shards share.
+struct Acceptor {
+  Acceptor(LoopGroup& group, ClientConnectedCallback callback, std::ptrdiff_t limit, Dispatch how)
+      : cb(std::make_shared<const ClientConnectedCallback>(std::move(callback))), limit(limit), dispatch(how),
+        load(group.size()) {
+    for (std::size_t i = 0; i < group.size(); ++i) ports.push_back(detail::threadsafe_port(group.loop(i)));
+  }
+  std::shared_ptr<const ClientConnectedCallback> cb;
+  std::ptrdiff_t limit;
+  Dispatch dispatch;
+  std::vector<std::shared_ptr<detail::ThreadsafeQueue>> ports;
+  std::vector<std::atomic<int>> load;  // open connections per shard
+  std::size_t next = 0;                // the listening loop's only
+
+  std::size_t pick() noexcept {
+    if (dispatch == Dispatch::round_robin) return next++ % ports.size();
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < load.size(); ++i)
+      if (load[i].load(std::memory_order_relaxed) < load[best].load(std::memory_order_relaxed)) best = i;
+    return best;
+  }
+};
+
+// An accepted socket on its way to a shard: closed (and the shard's load
+// given back) if it never gets there.
+struct HandedSocket {
+  std::shared_ptr<Acceptor> acceptor;
+  std::size_t shard;
+  int fd;
+  HandedSocket(std::shared_ptr<Acceptor> a, std::size_t i, int s) noexcept : acceptor(std::move(a)), shard(i), fd(s) {}
+  HandedSocket(const HandedSocket&) = delete;
+  HandedSocket& operator=(const HandedSocket&) = delete;
+  ~HandedSocket() {
+    if (fd >= 0) {
+      ::close(fd);
+      acceptor->load[shard].fetch_sub(1);
+    }
+  }
+};
+
+// start_server()'s protocol, giving its shard's load back at the end.
+class CountedStreamProtocol final : public StreamReaderProtocol {
+ public:
+  CountedStreamProtocol(StreamReader reader, std::shared_ptr<const ClientConnectedCallback> cb,
+                        std::shared_ptr<Acceptor> acceptor, std::size_t shard)
+      : StreamReaderProtocol(std::move(reader), std::move(cb)), acceptor_(std::move(acceptor)), shard_(shard) {}
+  void connection_lost(std::exception_ptr exc) override {
+    acceptor_->load[shard_].fetch_sub(1);
+    StreamReaderProtocol::connection_lost(std::move(exc));
+  }
+
+ private:
+  std::shared_ptr<Acceptor> acceptor_;
+  std::size_t shard_;
+};
+
+// On the shard: the socket becomes a transport of this loop.
+Coroutine<> serve_accepted(std::shared_ptr<HandedSocket> handed) {
+  std::shared_ptr<Acceptor> a = handed->acceptor;
+  const std::size_t shard = handed->shard;
+  ProtocolFactory factory = [a, shard]() -> std::shared_ptr<Protocol> {
+    return std::make_shared<CountedStreamProtocol>(StreamReader(a->limit), a->cb, a, shard);
+  };
+  Coroutine<detail::ConnectionResult> adopt = detail::adopt_connection(
+      get_running_loop(), std::move(factory), std::exchange(handed->fd, -1), detail::Adopt::accepted);
+  try {
+    co_await adopt;
+  } catch (...) {
+    a->load[shard].fetch_sub(1);
+    throw;
+  }
+}
+
+// The listener's hand-off (in its poll callback: must not throw).
+void hand_off(const std::shared_ptr<Acceptor>& a, int fd) noexcept {
+  const std::size_t shard = a->pick();
+  a->load[shard].fetch_add(1);
+  try {
+    auto handed = std::make_shared<HandedSocket>(a, shard, fd);
+    fd = -1;
+    detail::post_to_port(*a->ports[shard], [handed] { create_task(serve_accepted(handed)); });
+  } catch (...) {
+    if (fd >= 0) {
+      ::close(fd);
+      a->load[shard].fetch_sub(1);
+    }
+  }
+}
+
+}  // namespace
+
+void detail::set_hand_off(const Server& server, std::function<void(int fd)> fn) {
+  server.state()->hand_off = std::move(fn);
+}
+
+Coroutine<Server> detail::start_acceptor_server(LoopGroup& group, ClientConnectedCallback cb, std::string host,
+                                                int port, ServerOptions options, Dispatch dispatch) {
+  auto acceptor = std::make_shared<Acceptor>(group, std::move(cb), options.limit, dispatch);
+  const bool serve = options.start_serving;
+  options.start_serving = false;
+  ProtocolFactory unused = []() -> std::shared_ptr<Protocol> { return nullptr; };
+  Coroutine<Server> create = create_server(get_running_loop(), std::move(unused), std::move(host), port, options);
+  Server server = co_await create;
+  detail::set_hand_off(server, [acceptor](int fd) { hand_off(acceptor, fd); });
+  if (serve) co_await server.start_serving();
+  co_return server;
+}
 
 void detail::run_sharded(std::size_t n, const std::function<Coroutine<>(int)>& make_main) {
   if (loop_running_in_this_thread())

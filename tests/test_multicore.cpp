@@ -655,3 +655,156 @@ TEST(Channel, CrossLoopNoItemLostUnderCancellation) {
   for (int i = 0; i < total; ++i) ASSERT_EQ(all[i], i);
   EXPECT_TRUE(ch.empty());
 }
+
+// One port, N loops: SO_REUSEPORT (each shard its own listener) and the
+// acceptor mode (one loop accepts, the shards serve).
+
+namespace {
+
+thread_local int tl_shard = -1;
+
+void name_shards(LoopGroup& g) {
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    std::promise<void> done;
+    g.loop(i).call_soon_threadsafe([i, &done] {
+      tl_shard = static_cast<int>(i);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+}
+
+// Answers each line with the number of the shard serving it, until EOF;
+// counts the connections it has finished (closed, connection_lost included).
+struct ShardEcho {
+  std::atomic<int>* finished;
+  Coroutine<> operator()(StreamReader reader, StreamWriter writer) const {
+    for (;;) {
+      std::string line = co_await reader.readline();
+      if (line.empty()) break;
+      writer.write(std::to_string(tl_shard) + "\n");
+      co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+    finished->fetch_add(1);
+  }
+};
+
+Coroutine<> reuse_port_shard(int* port, std::promise<void>* ready, std::atomic<int>* finished) {
+  ShardEcho echo{finished};
+  Server server = co_await start_server(echo, "127.0.0.1", *port, ServerOptions{.reuse_port = true});
+  *port = server.sockets().at(0).getsockname().port;
+  ready->set_value();
+  co_await server.serve_forever();
+}
+
+// Connects, sends one line, gives the shard that answered.
+Coroutine<int> ask_shard(int port) {
+  auto [reader, writer] = co_await open_connection("127.0.0.1", port);
+  writer.write("which\n");
+  std::string line = co_await reader.readline();
+  writer.close();
+  co_await writer.wait_closed();
+  co_return std::stoi(line);
+}
+
+// A connection kept open: the shard that answered, and the writer.
+Coroutine<std::pair<int, StreamWriter>> hold_shard(int port) {
+  auto [reader, writer] = co_await open_connection("127.0.0.1", port);
+  writer.write("which\n");
+  std::string line = co_await reader.readline();
+  co_return std::make_pair(std::stoi(line), writer);
+}
+
+Coroutine<std::vector<int>> ask_many(int port, int n, int batch) {
+  std::vector<int> shards;
+  for (int done = 0; done < n; done += batch) {
+    std::vector<Coroutine<int>> asks;
+    for (int i = 0; i < batch && done + i < n; ++i) asks.push_back(ask_shard(port));
+    std::vector<int> got = co_await gather(std::move(asks));
+    shards.insert(shards.end(), got.begin(), got.end());
+  }
+  co_return shards;
+}
+
+}  // namespace
+
+TEST(ShardedServer, ReusePortTwoShardsShareAThousandConnections) {
+  constexpr int kConnections = 1000;
+  LoopGroup group(2);
+  group.start();
+  name_shards(group);
+  std::atomic<int> finished{0};
+  int port = 0;
+  std::vector<ConcurrentFuture<void>> servers;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    std::promise<void> ready;
+    servers.push_back(run_coroutine_threadsafe(reuse_port_shard(&port, &ready, &finished), group.loop(i)));
+    ready.get_future().get();
+  }
+  const std::vector<int> shards = run_test(ask_many(port, kConnections, 50), false);
+  ASSERT_EQ(shards.size(), static_cast<std::size_t>(kConnections));
+  const auto on0 = std::count(shards.begin(), shards.end(), 0);
+  const auto on1 = std::count(shards.begin(), shards.end(), 1);
+  EXPECT_EQ(on0 + on1, kConnections);
+  EXPECT_GT(on0, 0);  // the kernel spreads them (all on one: 2^-999)
+  EXPECT_GT(on1, 0);
+  while (finished.load() < kConnections) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  group.stop();
+  for (auto& s : servers) EXPECT_THROW(s.get(), CancelledError);  // serve_forever() cancelled by stop()
+}
+
+TEST(ShardedServer, AcceptorRoundRobin) {
+  LoopGroup group(2);
+  group.start();
+  name_shards(group);
+  std::atomic<int> finished{0};
+  const std::vector<int> shards = run_test(
+      [](LoopGroup& g, std::atomic<int>& fin) -> Coroutine<std::vector<int>> {
+        ShardEcho echo{&fin};
+        Server server = co_await start_acceptor_server(g, echo, "127.0.0.1", 0);
+        const int port = server.sockets().at(0).getsockname().port;
+        std::vector<int> out;
+        for (int i = 0; i < 6; ++i) out.push_back(co_await ask_shard(port));
+        server.close();
+        co_await server.wait_closed();
+        co_return out;
+      }(group, finished),
+      false);
+  EXPECT_EQ(shards, (std::vector<int>{0, 1, 0, 1, 0, 1}));
+}
+
+TEST(ShardedServer, AcceptorLeastLoaded) {
+  LoopGroup group(2);
+  group.start();
+  name_shards(group);
+  std::atomic<int> finished{0};
+  const std::vector<int> shards = run_test(
+      [](LoopGroup& g, std::atomic<int>& fin) -> Coroutine<std::vector<int>> {
+        ShardEcho echo{&fin};
+        Server server =
+            co_await start_acceptor_server(g, echo, "127.0.0.1", 0, ServerOptions{}, Dispatch::least_loaded);
+        const int port = server.sockets().at(0).getsockname().port;
+        std::vector<int> out;
+        std::vector<StreamWriter> open;
+        for (int i = 0; i < 4; ++i) {  // 0, 1, 0, 1 (ties go to the first)
+          auto [shard, writer] = co_await hold_shard(port);
+          out.push_back(shard);
+          open.push_back(writer);
+        }
+        open[1].close();  // shard 1 now serves one connection, shard 0 two
+        co_await open[1].wait_closed();
+        while (fin.load() < 1) co_await asyncio::sleep(0.001);
+        out.push_back(co_await ask_shard(port));  // round robin would say 0
+        for (auto& w : open) {
+          w.close();
+          co_await w.wait_closed();
+        }
+        server.close();
+        co_await server.wait_closed();
+        co_return out;
+      }(group, finished),
+      false);
+  EXPECT_EQ(shards, (std::vector<int>{0, 1, 0, 1, 1}));
+}

@@ -6,9 +6,11 @@
 #ifndef ASYNCIO_MULTICORE_HPP
 #define ASYNCIO_MULTICORE_HPP
 
+#include <asyncio/base_events.hpp>
 #include <asyncio/coroutine.hpp>
 #include <asyncio/events.hpp>
 #include <asyncio/futures.hpp>
+#include <asyncio/streams.hpp>
 #include <asyncio/tasks.hpp>
 #include <asyncio/threads.hpp>
 
@@ -17,6 +19,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -151,6 +155,34 @@ class LoopGroup {
   std::vector<std::unique_ptr<Shard>> shards_;
   bool started_ = false;
 };
+
+/// How start_acceptor_server() picks the shard of a new connection.
+enum class Dispatch {
+  round_robin,   ///< the next shard, in turn
+  least_loaded,  ///< the shard with the fewest open connections it was given
+};
+
+namespace detail {
+Coroutine<Server> start_acceptor_server(LoopGroup& group, ClientConnectedCallback cb, std::string host, int port,
+                                        ServerOptions options, Dispatch dispatch);
+}  // namespace detail
+
+/// Acceptor mode, for few long-lived clients where SO_REUSEPORT's hashing
+/// would leave shards idle: the running loop listens on host:port (options
+/// as start_server()) and hands each accepted socket to a shard of `group`
+/// (≙ loop.connect_accepted_socket there), where
+/// `client_connected_cb(reader, writer)` runs as start_server() would run
+/// it. The callback is shared by every shard's thread: it must be safe to
+/// call from several threads at once (a lambda whose captures it does not
+/// mutate is). The group must outlive the server; a connection handed to a
+/// shard that is stopped is closed. Close the server as any other.
+template <class F>
+Coroutine<Server> start_acceptor_server(LoopGroup& group, F&& client_connected_cb, std::string_view host, int port,
+                                        ServerOptions options = {}, Dispatch dispatch = Dispatch::round_robin) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return detail::start_acceptor_server(group, detail::client_connected(std::forward<F>(client_connected_cb)),
+                                       std::string(host), port, options, dispatch);
+}
 
 namespace detail {
 void run_sharded(std::size_t n, const std::function<Coroutine<>(int)>& make_main);
