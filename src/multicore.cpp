@@ -88,10 +88,10 @@ namespace {
 
 Coroutine<> await_future(Future<> f) { co_await f; }
 
-Coroutine<> run_shards(LoopGroup& group, const std::function<Coroutine<>(int)>& make_main) {
+Coroutine<> run_shards(LoopGroup& group, const std::function<Coroutine<>(int, LoopGroup&)>& make_main) {
   co_await task_group([&](TaskGroup& tg) {
     for (std::size_t i = 0; i < group.size(); ++i)
-      tg.create_task(await_future(group.submit(i, make_main(static_cast<int>(i)))));
+      tg.create_task(await_future(group.submit(i, make_main(static_cast<int>(i), group))));
   });
 }
 
@@ -118,7 +118,7 @@ class ShardSignals {
   int signals_ = 0;
 };
 
-Coroutine<> coordinate(LoopGroup& group, const std::function<Coroutine<>(int)>& make_main) {
+Coroutine<> coordinate(LoopGroup& group, const std::function<Coroutine<>(int, LoopGroup&)>& make_main) {
   Task<> shards = create_task(run_shards(group, make_main));
   ShardSignals signals(get_running_loop(), shards);
   try {
@@ -241,7 +241,7 @@ Coroutine<Server> detail::start_acceptor_server(LoopGroup& group, ClientConnecte
   co_return server;
 }
 
-void detail::run_sharded(std::size_t n, const std::function<Coroutine<>(int)>& make_main) {
+void detail::run_sharded(std::size_t n, const std::function<Coroutine<>(int, LoopGroup&)>& make_main) {
   if (loop_running_in_this_thread())
     throw RuntimeError("run_sharded() cannot be called from a running event loop");
   LoopGroup group(n);

@@ -185,25 +185,32 @@ Coroutine<Server> start_acceptor_server(LoopGroup& group, F&& client_connected_c
 }
 
 namespace detail {
-void run_sharded(std::size_t n, const std::function<Coroutine<>(int)>& make_main);
+void run_sharded(std::size_t n, const std::function<Coroutine<>(int, LoopGroup&)>& make_main);
 }  // namespace detail
 
-/// Runs `main(shard)` on each of `n` loops (0: one per core), each in its
-/// own thread, and returns when every one has returned. As a TaskGroup of
-/// the N mains: the first failure cancels the others, and run_sharded()
+/// Runs `main(shard)` (or `main(shard, group)`, to reach the other shards
+/// with group.submit()) on each of `n` loops (0: one per core), each in
+/// its own thread, and returns when every one has returned. As a TaskGroup
+/// of the N mains: the first failure cancels the others, and run_sharded()
 /// raises an ExceptionGroup of the failures. SIGINT and SIGTERM (the first
 /// one; later ones are ignored) cancel the group once: every shard's main
 /// sees CancelledError, and run_sharded() then throws KeyboardInterrupt.
 /// Leftover tasks of each loop are cancelled and awaited before it closes.
-/// `main` is called on the calling thread and must outlive nothing: it is
-/// kept until run_sharded() returns. RuntimeError inside a running loop.
+/// `main` is called on the calling thread (the coroutine it makes runs on
+/// the shard's) and is kept until run_sharded() returns. RuntimeError
+/// inside a running loop.
 template <class F>
-  requires std::is_invocable_r_v<Coroutine<>, F&, int>
+  requires std::is_invocable_r_v<Coroutine<>, F&, int, LoopGroup&>
 void run_sharded(std::size_t n, F&& main) {
-  detail::run_sharded(n, std::function<Coroutine<>(int)>(std::ref(main)));
+  detail::run_sharded(n, std::function<Coroutine<>(int, LoopGroup&)>(std::ref(main)));
 }
 template <class F>
   requires std::is_invocable_r_v<Coroutine<>, F&, int>
+void run_sharded(std::size_t n, F&& main) {
+  detail::run_sharded(n, [&main](int shard, LoopGroup&) -> Coroutine<> { return main(shard); });
+}
+template <class F>
+  requires std::is_invocable_r_v<Coroutine<>, F&, int> || std::is_invocable_r_v<Coroutine<>, F&, int, LoopGroup&>
 void run_sharded(F&& main) {
   run_sharded(0, std::forward<F>(main));
 }
