@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh -- make sure the system packages needed to build and test asyncio-cpp are present.
 #
-#   scripts/deps.sh            cmake, ninja-build, g++, libuv1-dev, libgtest-dev, pkg-config
+#   scripts/deps.sh            cmake, ninja-build, g++, libuv1-dev, libgtest-dev, pkg-config, redis-tools
 #   scripts/deps.sh --clang    ... plus clang-19 and libclang-rt-19-dev (ASan/UBSan runtime)
 #   scripts/deps.sh --bench    ... plus the peers of benchmarks/peers/udp_echo.sh: cargo and
 #                              Debian's tokio crates (built offline), python3-uvloop, valgrind
@@ -10,7 +10,7 @@
 # the apt-get line to run and exits 1 when something is missing.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ libuv1-dev libgtest-dev pkg-config)
+packages=(cmake ninja-build g++ libuv1-dev libgtest-dev pkg-config redis-tools)
 for arg in "$@"; do
   case "$arg" in
     --clang) packages+=(clang-19 libclang-rt-19-dev) ;;
