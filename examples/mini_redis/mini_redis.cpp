@@ -249,10 +249,14 @@ struct Connection {
       while (!quit) {
         std::optional<Command> cmd = co_await read_command(reader);
         if (!cmd) break;
-        out.clear();
         co_await dispatch(*cmd, out);
-        writer.write(out);
-        co_await writer.drain();
+        // Pipelining: while more of the client's commands are already
+        // buffered, the replies wait and go out in one write.
+        if (reader.buffer().empty() || out.size() > 65536) {
+          writer.write(out);
+          out.clear();
+          co_await writer.drain();
+        }
       }
     } catch (const ProtocolError& e) {
       failure = std::string("ERR Protocol error: ") + e.what();
@@ -263,6 +267,7 @@ struct Connection {
     } catch (const std::system_error&) {
       // reset by the peer
     }
+    if (!out.empty() && !writer.is_closing()) writer.write(out);
     leave_all();
     if (forwarder) {
       forwarder.cancel();

@@ -265,19 +265,28 @@ class Connection:
 
     async def serve(self):
         failure = None
+        out = []
         try:
+            out = []
             while not self.quit:
                 cmd = await read_command(self.reader)
                 if cmd is None:
                     break
-                self.writer.write(self.dispatch(cmd))
-                await self.writer.drain()
+                out.append(self.dispatch(cmd))
+                # Pipelining: while more commands are already buffered, the
+                # replies wait and go out in one write (as mini_redis.cpp).
+                if not self.reader._buffer or len(out) > 1024:
+                    self.writer.write(b"".join(out))
+                    out.clear()
+                    await self.writer.drain()
         except ProtocolError as e:
             failure = f"ERR Protocol error: {e}"
         except asyncio.LimitOverrunError:
             failure = "ERR Protocol error: too big inline request"
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        if out and not self.writer.is_closing():
+            self.writer.write(b"".join(out))
         for ch in list(self.channels):
             self.leave(ch)
         if self.forwarder:
