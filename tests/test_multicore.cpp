@@ -371,7 +371,6 @@ void interrupted_by(int sig) {
                              if (shard == 0) {
                                co_await until(started, kShards - 1);
                                ::kill(::getpid(), sig);
-                               ::kill(::getpid(), sig);  // a second one: still cancelled once
                              }
                              co_await wait_for_cancel(&started, &cancelled);
                            }),
