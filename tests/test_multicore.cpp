@@ -135,6 +135,28 @@ TEST(LoopGroup, SubmitGivesTheResultOnTheCallersLoop) {
   EXPECT_EQ(r, 42);
 }
 
+TEST(LoopGroup, SubmitOwnsACapturingLambdaAndItsArguments) {
+  LoopGroup group(1);
+  group.start();
+  const std::size_t r = run_test(
+      [](LoopGroup& g) -> Coroutine<std::size_t> {
+        Future<std::size_t> f;
+        {
+          // The closure is gone before the remote task runs: the submit
+          // owns a copy (a dangling capture would show under ASan).
+          auto work = [text = std::string(100, 'x')](std::string more) -> Coroutine<std::size_t> {
+            co_await asyncio::sleep(0);
+            co_return text.size() + more.size();
+          };
+          f = g.submit(0, work, std::string(50, 'y'));
+        }
+        const std::size_t n = co_await f;
+        co_return n;
+      }(group),
+      false);
+  EXPECT_EQ(r, 150u);
+}
+
 TEST(LoopGroup, SubmitRaisesTheRemoteException) {
   LoopGroup group(1);
   group.start();

@@ -117,6 +117,18 @@ Future<T> submit_to(EventLoop& target, Coroutine<T> coro) {
   return fut;
 }
 
+/// submit_to(target, f, args...): `f(args...)` on `target`, with `f` and
+/// the arguments moved (or copied) into the remote coroutine's frame, so a
+/// capturing lambda coroutine stays alive for as long as it runs there
+/// (as create_task(f, args...) does). What they hold is used on the
+/// target's thread.
+template <class F, class... A>
+  requires detail::CoroutineFunction<F, A...>
+auto submit_to(EventLoop& target, F&& f, A&&... args) {
+  ASYNCIO_GCC12_CALLABLE_CHECK(F);
+  return submit_to(target, detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
+}
+
 /// N event loops, each in a thread of its own (≙ N processes each running
 /// asyncio.run()). start() makes them; stop() (also the destructor) stops
 /// each loop, cancels and awaits what is left on it (as asyncio.run() does
@@ -147,6 +159,14 @@ class LoopGroup {
   template <class T>
   Future<T> submit(std::size_t shard, Coroutine<T> coro) {
     return submit_to(loop(shard), std::move(coro));
+  }
+  /// submit_to(loop(shard), f, args...): the callable and the arguments
+  /// are owned by the remote coroutine.
+  template <class F, class... A>
+    requires detail::CoroutineFunction<F, A...>
+  auto submit(std::size_t shard, F&& f, A&&... args) {
+    ASYNCIO_GCC12_CALLABLE_CHECK(F);
+    return submit_to(loop(shard), detail::owned_call(std::forward<F>(f), std::forward<A>(args)...));
   }
 
  private:
