@@ -9,6 +9,9 @@
 #      SERVERS (default "mini_redis mini_redis_sharded redis_server asyncio uvloop")
 #      PIN1 (default "taskset -c 0": one core for the servers on one loop;
 #            empty: no pinning)  PINN ("taskset -c 0,1" for the sharded one)
+#      CPU=1: the server's CPU time (user + sys, /proc/PID/stat) per request instead:
+#            the cost a request has on a core, steadier than requests/s on a loaded
+#            machine (ticks of 10 ms: use N=1000000 with -P 16)
 #      GRIND=1: callgrind instructions per request in the server instead
 #            (GRIND_N1=2000, GRIND_N2=12000 requests: (Ir(N2) - Ir(N1)) / (N2 - N1),
 #            start-up and shut-down cancel out); steady on a loaded machine
@@ -62,6 +65,26 @@ grind_ir() {  # grind_ir SERVER TEST PIPELINE N: total instructions of the serve
     sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$GRIND_FILE"
     rm -f "$GRIND_FILE"
 }
+if [ "${CPU:-0}" = 1 ]; then
+    TCK="$(getconf CLK_TCK)"
+    cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    for run in $(seq "$RUNS"); do
+        for s in $SERVERS; do
+            start "$s" || continue
+            # The process that runs the server (past taskset and valgrind's exec).
+            for p in 1 "$PIPELINE"; do
+                for t in get set; do
+                    a="$(cpu_of "$PID")"
+                    redis-benchmark -p "$PORT" -q -n "$N" -c "$C" -P "$p" -t "$t" >/dev/null 2>&1
+                    b="$(cpu_of "$PID")"
+                    echo "CPU run=$run server=$s test=$t pipeline=$p ns_per_request=$(( (b - a) * 1000000000 / TCK / N ))"
+                done
+            done
+            kill -INT "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
+        done
+    done
+    exit 0
+fi
 if [ "$GRIND" = 1 ]; then
     for s in $SERVERS; do
         for t in get set; do
