@@ -16,12 +16,15 @@ std::shared_ptr<ChannelWaiter> ChannelWaiters::add(Future<>& fut) {
 }
 
 void ChannelWaiters::wake_one() noexcept {
-  if (list_.empty()) return;
-  std::shared_ptr<ChannelWaiter> w = std::move(list_.front());
-  list_.pop_front();
-  w->woken = true;
-  w->wake->set();
-  post_finish(w->port, w->wake);  // refused once its loop is closed: abandoned there
+  while (!list_.empty()) {
+    std::shared_ptr<ChannelWaiter> w = std::move(list_.front());
+    list_.pop_front();
+    w->woken = true;
+    w->wake->set();
+    // Refused once its loop is closed (the waiting task is gone with it,
+    // its future abandoned there): the wake-up goes to the next waiter.
+    if (post_finish(w->port, w->wake)) return;
+  }
 }
 
 void ChannelWaiters::wake_all() noexcept {

@@ -40,9 +40,9 @@ void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<
   track_call(*port, std::move(call));
 }
 
-void post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call) {
+bool post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call) {
   ThreadsafeQueue& q = *port;
-  post(q, FinishOnLoop{std::move(call), std::move(port)});
+  return post(q, FinishOnLoop{std::move(call), std::move(port)});
 }
 
 std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call) {

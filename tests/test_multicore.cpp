@@ -840,3 +840,24 @@ TEST(ShardedServer, AcceptorLeastLoaded) {
       false);
   EXPECT_EQ(shards, (std::vector<int>{0, 1, 0, 1, 1}));
 }
+
+TEST(Channel, AGetterWhoseLoopClosedDoesNotTakeTheWakeup) {
+  // A getter left waiting on a loop closed without cancelling it (its
+  // task destroyed pending) must not absorb the wake-up of the next item:
+  // the getter on a live loop gets it.
+  Channel<int> ch;
+  {
+    asyncio_test::TestLoop doomed(false);
+    Task<int> stale = doomed.loop.create_task(ch.get());
+    doomed.run_passes(2);  // its get() now waits
+    ASSERT_FALSE(stale.done());
+    doomed.loop.close();  // "Task was destroyed but it is pending!" (into the test's log)
+  }
+  LoopGroup group(1);
+  group.start();
+  ConcurrentFuture<int> live = run_coroutine_threadsafe(ch.get(), group.loop(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // let it wait (not asserted)
+  ch.put_nowait(7);
+  ASSERT_EQ(live.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the wake-up was lost";
+  EXPECT_EQ(live.get(), 7);
+}

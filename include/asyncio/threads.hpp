@@ -120,9 +120,9 @@ class ExecutorCallOf final : public CallResult<R> {
 };
 
 /// Any thread: posts `call->finish()` to the loop whose mailbox is `port`
-/// (where `call` was tracked). Refused once that loop is closed: its
-/// close() then abandons the call on its own thread.
-void post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call);
+/// (where `call` was tracked). Refused (false) once that loop is closed:
+/// its close() then abandons the call on its own thread.
+bool post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call);
 
 /// Loop thread: `call` is out until its finish() is posted back with
 /// post_finish(); gives the mailbox to post it to. At close the loop
