@@ -89,7 +89,13 @@ Outcome model(std::string_view in) {
         return out;
       }
       if (h[0] != '$') {
-        out.end = std::string("protocol: expected '$', got '") + h[0] + "'";
+        const auto c = static_cast<unsigned char>(h[0]);
+        char shown[8];
+        if (c >= 0x20 && c < 0x7f)
+          std::snprintf(shown, sizeof shown, "%c", c);
+        else
+          std::snprintf(shown, sizeof shown, "\\x%02x", c);
+        out.end = std::string("protocol: expected '$', got '") + shown + "'";
         return out;
       }
       std::optional<std::int64_t> len = model_int(h.substr(1, h.size() - 3));

@@ -38,6 +38,15 @@ inline std::optional<std::int64_t> header_int(std::string_view line) {
   return v;
 }
 
+/// `c` for an error message: itself if printable, else "\xNN" (a NUL would
+/// cut what() short, a CR or LF would break the reply line).
+inline std::string printable(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string(1, c);
+  static constexpr char hex[] = "0123456789abcdef";
+  return std::string("\\x") + hex[u >> 4] + hex[u & 15];
+}
+
 /// An inline command ("PING\r\n", as telnet sends): words split on spaces.
 inline Command split_inline(std::string_view line) {
   Command words;
@@ -77,7 +86,7 @@ inline asyncio::Coroutine<std::optional<Command>> read_command(asyncio::StreamRe
     args.reserve(static_cast<std::size_t>(*n));
     for (std::int64_t i = 0; i < *n; ++i) {
       std::string header = co_await reader.readuntil("\r\n");
-      if (header[0] != '$') throw ProtocolError("expected '$', got '" + std::string(1, header[0]) + "'");
+      if (header[0] != '$') throw ProtocolError("expected '$', got '" + printable(header[0]) + "'");
       const std::optional<std::int64_t> len = header_int(header);
       if (!len || *len < 0 || *len > max_bulk_len) throw ProtocolError("invalid bulk length");
       std::string data = co_await reader.readexactly(*len + 2);

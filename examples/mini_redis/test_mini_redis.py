@@ -136,6 +136,11 @@ def pipelining(port):
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"*1\r\n$x\r\n")
         check("protocol error", recv_until(s, 1 << 20), b"-ERR Protocol error: invalid bulk length\r\n")
+    # A control byte is shown escaped: the error stays one line (found by fuzz/fuzz_resp.cpp).
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"*1\r\n\r\n")
+        check("protocol error, control byte", recv_until(s, 1 << 20),
+              b"-ERR Protocol error: expected '$', got '\\x0d'\r\n")
 
 
 def pubsub(port):

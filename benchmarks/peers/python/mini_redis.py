@@ -51,7 +51,9 @@ async def read_command(reader):
         for _ in range(n):
             header = await reader.readuntil(b"\r\n")
             if header[:1] != b"$":
-                raise ProtocolError(f"expected '$', got '{header[:1].decode('latin-1')}'")
+                c = header[0]
+                shown = chr(c) if 0x20 <= c < 0x7f else f"\\x{c:02x}"
+                raise ProtocolError(f"expected '$', got '{shown}'")
             size = header_int(header)
             if size is None or size < 0 or size > MAX_BULK:
                 raise ProtocolError("invalid bulk length")
