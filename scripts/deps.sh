@@ -2,7 +2,7 @@
 # deps.sh -- make sure the system packages needed to build and test asyncio-cpp are present.
 #
 #   scripts/deps.sh            cmake, ninja-build, g++, libuv1-dev, libssl-dev, openssl, libgtest-dev, pkg-config,
-#                              libcurl4-openssl-dev (examples/curl)
+#                              libcurl4-openssl-dev (examples/curl), redis-tools (examples/mini_redis)
 #   scripts/deps.sh --clang    ... plus clang-19 and libclang-rt-19-dev (ASan/UBSan runtime)
 #   scripts/deps.sh --bench    ... plus the peers of benchmarks/peers/udp_echo.sh: cargo and
 #                              Debian's tokio crates (built offline), python3-uvloop, valgrind
@@ -11,7 +11,7 @@
 # the apt-get line to run and exits 1 when something is missing.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ libuv1-dev libssl-dev openssl libgtest-dev pkg-config libcurl4-openssl-dev)
+packages=(cmake ninja-build g++ libuv1-dev libssl-dev openssl libgtest-dev pkg-config libcurl4-openssl-dev redis-tools)
 for arg in "$@"; do
   case "$arg" in
     --clang) packages+=(clang-19 libclang-rt-19-dev) ;;

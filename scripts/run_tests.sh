@@ -13,7 +13,7 @@
 #
 # Environment:
 #   ASYNCIO_CONFIGS="gcc gcc-asan clang-asan clang-tsan"  which configurations to run (default: all)
-#   TSAN_TESTS='^(events|runners|threads|signals|subprocess)\.'   ctest regex of the tests clang-tsan runs
+#   TSAN_TESTS='^(events|runners|threads|signals|subprocess|multicore|contextvars|debug)\.'   ctest regex of the tests clang-tsan runs
 #   CTEST_JOBS=2                      ctest parallelism
 #   CMAKE_BUILD_PARALLEL_LEVEL        build parallelism (default: Ninja's)
 # Every configuration runs even when an earlier one fails; the exit status is
@@ -24,7 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 CONFIGS=${ASYNCIO_CONFIGS:-"gcc gcc-asan clang-asan clang-tsan"}
-TSAN_TESTS=${TSAN_TESTS:-'^(events|runners|threads|signals|subprocess)\.'}
+TSAN_TESTS=${TSAN_TESTS:-'^(events|runners|threads|signals|subprocess|multicore|contextvars|debug)\.'}
 CTEST_JOBS=${CTEST_JOBS:-2}
 
 need_clang=0

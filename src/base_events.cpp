@@ -270,6 +270,10 @@ class ServerState::Listener final : public UvHandle {
   /// A transport for the accepted `fd`; its protocol is made on the next
   /// pass. Returns 0, or the errno that stopped it (`fd` is then closed).
   int adopt(int fd) noexcept {
+    if (server_->hand_off) {
+      server_->hand_off(fd);
+      return 0;
+    }
     try {
       auto t = StreamTransport::make(*server_->core->owner, kind_);
       if (int rc = t->open(fd); rc < 0) {

@@ -35,10 +35,23 @@ void submit_call(EventLoop& loop, ThreadPoolExecutor* executor, std::shared_ptr<
     if (call->start()) call->run();
     // Refused once the loop is closed: the loop's close() has then
     // abandoned the call (released its future on the loop's thread).
-    post(*port, FinishOnLoop{std::move(call), port});
+    post_finish(std::move(port), std::move(call));
   });
   track_call(*port, std::move(call));
 }
+
+bool post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call) {
+  ThreadsafeQueue& q = *port;
+  return post(q, FinishOnLoop{std::move(call), std::move(port)});
+}
+
+std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call) {
+  std::shared_ptr<ThreadsafeQueue> port = threadsafe_port(loop);
+  track_call(*port, std::move(call));
+  return port;
+}
+
+bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb) { return post(port, std::move(cb)); }
 
 bool post_to_loop(EventLoop& loop, std::function<void()> cb) { return post(*threadsafe_port(loop), std::move(cb)); }
 

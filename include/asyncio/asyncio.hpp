@@ -30,6 +30,8 @@
 #include <asyncio/subprocess.hpp>
 #include <asyncio/taskgroups.hpp>
 #include <asyncio/tasks.hpp>
+#include <asyncio/channel.hpp>
+#include <asyncio/multicore.hpp>
 #include <asyncio/threads.hpp>
 #include <asyncio/timeouts.hpp>
 #include <asyncio/transports.hpp>

@@ -166,9 +166,13 @@ static_assert(std::is_trivially_destructible_v<ServerOptions>);
 /// Makes the protocol of each new connection (≙ protocol_factory).
 using ProtocolFactory = std::function<std::shared_ptr<Protocol>()>;
 
+class Server;
 namespace detail {
 class ServerState;
-}
+/// Acceptor mode (multicore.cpp): each socket `server` accepts goes to
+/// `fn`, which owns it, instead of becoming a transport of its loop.
+void set_hand_off(const Server& server, std::function<void(int fd)> fn);
+}  // namespace detail
 
 /// A listening server (≙ asyncio.Server), as create_server() and
 /// start_server() return. A copyable handle: copies refer to the same
@@ -219,6 +223,7 @@ class Server {
 
  private:
   const std::shared_ptr<detail::ServerState>& state() const;
+  friend void detail::set_hand_off(const Server&, std::function<void(int)>);
   std::shared_ptr<detail::ServerState> s_;
 };
 

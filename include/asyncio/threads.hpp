@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -58,22 +59,14 @@ class ExecutorCall {
   std::thread::id loop_thread_ = std::this_thread::get_id();
 };
 
-template <class R, class F>
-class ExecutorCallOf final : public ExecutorCall {
+/// The loop's half of a call whose outcome another thread produces (an
+/// executor's worker, another loop): the future it completes, a counted
+/// reference released on the loop's thread, and the outcome, written by
+/// the other thread before it posts finish() (the post orders the two).
+template <class R>
+class CallResult : public ExecutorCall {
  public:
-  ExecutorCallOf(F fn, FutureState<R>* fut) : fn_(std::move(fn)), fut_(fut) { fut_->incref(); }
-  void run() noexcept override {
-    try {
-      if constexpr (std::is_void_v<R>) {
-        fn_();
-        value_.emplace();
-      } else {
-        value_.emplace(fn_());
-      }
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  }
+  explicit CallResult(FutureState<R>* fut) : fut_(fut) { fut_->incref(); }
   void finish() noexcept override {
     if (!fut_) return;
     if (!fut_->done() && (value_ || error_)) {
@@ -94,12 +87,111 @@ class ExecutorCallOf final : public ExecutorCall {
     if (fut_) std::exchange(fut_, nullptr)->decref();
   }
 
- private:
+ protected:
   using Slot = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-  F fn_;
-  FutureState<R>* fut_;  // a counted reference, released by finish()
+  /// Loop thread: the future, null once finished or abandoned.
+  FutureState<R>* future() const noexcept { return fut_; }
   std::optional<Slot> value_;
   std::exception_ptr error_;
+
+ private:
+  FutureState<R>* fut_;  // a counted reference, released by finish()
+};
+
+template <class R, class F>
+class ExecutorCallOf final : public CallResult<R> {
+ public:
+  ExecutorCallOf(F fn, FutureState<R>* fut) : CallResult<R>(fut), fn_(std::move(fn)) {}
+  void run() noexcept override {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn_();
+        this->value_.emplace();
+      } else {
+        this->value_.emplace(fn_());
+      }
+    } catch (...) {
+      this->error_ = std::current_exception();
+    }
+  }
+
+ private:
+  F fn_;
+};
+
+/// Any thread: posts `call->finish()` to the loop whose mailbox is `port`
+/// (where `call` was tracked). Refused (false) once that loop is closed:
+/// its close() then abandons the call on its own thread.
+bool post_finish(std::shared_ptr<ThreadsafeQueue> port, std::shared_ptr<ExecutorCall> call);
+
+/// Loop thread: `call` is out until its finish() is posted back with
+/// post_finish(); gives the mailbox to post it to. At close the loop
+/// abandons the calls still out.
+std::shared_ptr<ThreadsafeQueue> expect_reply(EventLoop& loop, std::shared_ptr<ExecutorCall> call);
+/// Any thread: runs `cb` on the loop behind `port`; false once it is closed
+/// (`cb` is then dropped in this thread).
+bool post_to_port(ThreadsafeQueue& port, std::function<void()> cb);
+
+/// The awaiting loop's half of a cross-thread await (submit_to(),
+/// wrap_future of a ConcurrentFuture): completed on that loop with what
+/// the other loop's task gave; a cancelled task cancels it, as
+/// futures._copy_future_state does.
+template <class T>
+class RemoteResult final : public CallResult<T> {
+ public:
+  using CallResult<T>::CallResult;
+  void run() noexcept override {}
+  /// Other thread: keeps `t`'s outcome (retrieving it).
+  void store(Task<T>& t) noexcept {
+    if (t.cancelled()) {
+      remote_cancelled_ = true;
+      return;
+    }
+    keep([&]() -> T { return t.result(); });
+  }
+  /// Other thread: keeps the outcome of a ready std::future.
+  void store(std::future<T>& f) noexcept { keep([&]() -> T { return f.get(); }); }
+  void store_error(std::exception_ptr e) noexcept { this->error_ = std::move(e); }
+  void finish() noexcept override {
+    if (remote_cancelled_ && this->future() && !this->future()->done()) this->future()->cancel({});
+    CallResult<T>::finish();
+  }
+  /// Set on the awaiting loop when its future is cancelled; read by the
+  /// other loop when it makes the task.
+  std::atomic<bool> cancel_requested{false};
+
+ private:
+  template <class Get>
+  void keep(Get get) noexcept {
+    try {
+      if constexpr (std::is_void_v<T>) {
+        get();
+        this->value_.emplace();
+      } else {
+        this->value_.emplace(get());
+      }
+    } catch (const CancelledError&) {
+      remote_cancelled_ = true;
+    } catch (...) {
+      this->error_ = std::current_exception();
+    }
+  }
+  bool remote_cancelled_ = false;  // written by the other thread before the post
+};
+
+/// Awaits a Future it owns: the awaiter a temporary gives when it has to
+/// make the Future itself (co_await of a ConcurrentFuture).
+template <class T>
+class OwnedFutureAwaiter {
+ public:
+  explicit OwnedFutureAwaiter(Future<T> f) : fut_(std::move(f)), inner_(std::move(fut_).operator co_await()) {}
+  bool await_ready() const noexcept { return inner_.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> h) noexcept { return inner_.await_suspend(h); }
+  decltype(auto) await_resume() { return inner_.await_resume(); }
+
+ private:
+  Future<T> fut_;
+  decltype(std::declval<Future<T>&&>().operator co_await()) inner_;
 };
 
 /// Runs `call` on `executor` (the loop's default one if null) and posts
@@ -145,11 +237,40 @@ struct ThreadsafeRun {
       promise.set_exception(std::current_exception());
     }
     task = TaskRef();
+    notify();
   }
   void fail(std::exception_ptr e) noexcept {
     settled = true;
     promise.set_exception(std::move(e));
+    notify();
   }
+  /// Any thread: runs `fn` once the promise is set: at once, here, if it
+  /// is; else on the loop's thread, right after (≙
+  /// concurrent.futures.Future.add_done_callback). One hook: the awaiter.
+  void on_done(std::function<void()> fn) {
+    {
+      std::lock_guard lock(done_mutex_);
+      if (!completed_) {
+        hook_ = std::move(fn);
+        return;
+      }
+    }
+    fn();
+  }
+
+ private:
+  void notify() noexcept {
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(done_mutex_);
+      completed_ = true;
+      fn = std::move(hook_);
+    }
+    if (fn) fn();
+  }
+  std::mutex done_mutex_;  // guards what follows
+  bool completed_ = false;
+  std::function<void()> hook_;
 };
 
 /// Shared by the two callables the loop holds for a run (the posted one
@@ -216,24 +337,39 @@ auto to_thread(F&& f, A&&... args) {
 /// The std::future of run_coroutine_threadsafe, with CPython's cancel():
 /// it asks the loop to cancel the task.
 template <class T>
+class ConcurrentFuture;
+template <class T>
+Future<T> wrap_future(ConcurrentFuture<T> f);
+
+/// The std::future of run_coroutine_threadsafe, with CPython's cancel():
+/// it asks the loop to cancel the task. Awaitable on another loop without
+/// a thread (`co_await std::move(cf)`, ≙ `await asyncio.wrap_future(cf)`).
+template <class T>
 class ConcurrentFuture : public std::future<T> {
  public:
   ConcurrentFuture(std::future<T> f, std::shared_ptr<detail::ThreadsafeRun<T>> run, EventLoop& loop)
-      : std::future<T>(std::move(f)), run_(std::move(run)), loop_(&loop) {}
+      : std::future<T>(std::move(f)), run_(std::move(run)), port_(detail::threadsafe_port(loop)) {}
   /// Requests cancellation of the task (from any thread); false if the
   /// result is already there.
   bool cancel() {
     if (this->wait_for(std::chrono::seconds(0)) == std::future_status::ready) return false;
-    run_->cancel_requested = true;
-    auto run = run_;
-    return detail::post_to_loop(*loop_, [run] {
+    return request_cancel(run_, *port_);
+  }
+  /// Awaits the result on the running loop (the future is consumed):
+  /// wrap_future(std::move(*this)).
+  auto operator co_await() && { return detail::OwnedFutureAwaiter<T>(wrap_future(std::move(*this))); }
+  auto operator co_await() & { return detail::OwnedFutureAwaiter<T>(wrap_future(std::move(*this))); }
+
+ private:
+  static bool request_cancel(const std::shared_ptr<detail::ThreadsafeRun<T>>& run, detail::ThreadsafeQueue& port) {
+    run->cancel_requested = true;
+    return detail::post_to_port(port, [run] {
       if (run->task) run->task.cancel();
     });
   }
-
- private:
+  friend Future<T> wrap_future<T>(ConcurrentFuture<T> f);
   std::shared_ptr<detail::ThreadsafeRun<T>> run_;
-  EventLoop* loop_;
+  std::shared_ptr<detail::ThreadsafeQueue> port_;  // the task's loop's mailbox
 };
 
 /// Submits `coro` to `loop` from another thread (≙
@@ -276,6 +412,30 @@ ConcurrentFuture<T> run_coroutine_threadsafe(Coroutine<T> coro, EventLoop& loop)
 template <class T>
 Future<T> wrap_future(std::future<T> f) {
   return detail::run_in_executor(get_running_loop(), nullptr, [f = std::move(f)]() mutable -> T { return f.get(); });
+}
+
+/// Wraps the future of run_coroutine_threadsafe() in a Future of the
+/// running loop (≙ asyncio.wrap_future(concurrent_future)) without a
+/// thread: the task's loop posts the outcome to this loop when it is set.
+/// Cancelling the wrapper cancels the task (CPython's _chain_future); a
+/// cancelled task cancels the wrapper.
+template <class T>
+Future<T> wrap_future(ConcurrentFuture<T> f) {
+  EventLoop& here = get_running_loop();
+  Future<T> fut = here.create_future<T>();
+  auto result = std::make_shared<detail::RemoteResult<T>>(fut.state());
+  std::shared_ptr<detail::ThreadsafeQueue> reply = detail::expect_reply(here, result);
+  std::shared_ptr<detail::ThreadsafeRun<T>> run = f.run_;
+  std::shared_ptr<detail::ThreadsafeQueue> there = f.port_;
+  fut.add_done_callback([run, there](Future<T> w) {
+    if (w.cancelled()) ConcurrentFuture<T>::request_cancel(run, *there);
+  });
+  auto source = std::make_shared<std::future<T>>(std::move(static_cast<std::future<T>&>(f)));
+  run->on_done([result, source, reply] {
+    result->store(*source);
+    detail::post_finish(reply, result);
+  });
+  return fut;
 }
 
 }  // namespace asyncio

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -227,6 +228,11 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   bool woken = false;  // ≙ _waiters is None
   StreamTransport* clients = nullptr;
   std::size_t client_count = 0;
+  /// Set: each accepted socket is given to it (which then owns it) instead
+  /// of becoming a transport of this loop: the acceptor mode of
+  /// start_acceptor_server() (multicore.cpp). Called in the poll callback:
+  /// library code only, never throws.
+  std::function<void(int fd)> hand_off;
 
   /// Opens a listening TCP socket bound to `addr` (≙ the socket part of
   /// create_server). False when the address cannot be used here (no
