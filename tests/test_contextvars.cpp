@@ -796,7 +796,21 @@ Coroutine<int> to_thread_sets(ContextVar<int> var) {
   co_return in_thread;
 }
 
+Coroutine<std::string> run_in_executor_contextvars(ContextVar<std::string> var) {
+  var.set("spam");
+  auto get = [&var] { return var.get("unset"); };
+  Future<std::string> in_worker = get_running_loop().run_in_executor(nullptr, get);
+  std::string seen = co_await in_worker;
+  co_return seen;
+}
+
 }  // namespace
+
+TEST(Threads, RunInExecutorRunsInACopyOfTheCallersContext) {
+  ContextVar<std::string> var("var");
+  EXPECT_EQ(run_test(run_in_executor_contextvars(var), false), "spam");
+  EXPECT_EQ(var.get("unset"), "unset");
+}
 
 TEST(Threads, Cat357_test_to_thread_contextvars) {
   ContextVar<std::string> test_ctx("test_ctx");

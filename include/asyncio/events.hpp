@@ -189,8 +189,9 @@ class EventLoop {
                      std::source_location where = std::source_location::current());
   /// Runs `fn()` in `executor` (the default executor if null) and returns
   /// a Future of its result (≙ loop.run_in_executor). Cancelling the
-  /// Future drops the call if no worker has started it. Defined in
-  /// <asyncio/threads.hpp>.
+  /// Future drops the call if no worker has started it. `fn` runs in a copy
+  /// of the caller's context, as to_thread's function (CPython's runs in
+  /// the worker thread's own). Defined in <asyncio/threads.hpp>.
   template <class F>
   auto run_in_executor(ThreadPoolExecutor* executor, F&& fn);
   /// The default executor, created on first use.

@@ -310,28 +310,40 @@ Future<std::invoke_result_t<Fn&>> detail::run_in_executor(EventLoop& loop, Threa
   return fut;
 }
 
+namespace detail {
+/// `fn` to run in a worker in a copy of the context current here
+/// (≙ ctx.run(func)): what to_thread() and run_in_executor() submit.
+template <class Fn>
+auto in_copied_context(Fn fn) {
+  return [context = OwnedContext(), fn = std::move(fn)]() mutable -> std::invoke_result_t<Fn&> {
+    ContextSwitch in_context(context.slot());
+    return std::invoke(fn);
+  };
+}
+}  // namespace detail
+
 template <class F>
 auto EventLoop::run_in_executor(ThreadPoolExecutor* executor, F&& fn) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
-  return detail::run_in_executor(*this, executor, std::decay_t<F>(std::forward<F>(fn)));
+  // Beyond CPython, whose run_in_executor leaves the worker in the
+  // thread's own context (design-notes.md, "Context variables").
+  return detail::run_in_executor(*this, executor,
+                                 detail::in_copied_context(std::decay_t<F>(std::forward<F>(fn))));
 }
 
 /// Runs `f(args...)` in the running loop's default executor and gives its
 /// result (≙ asyncio.to_thread), in a copy of the caller's context (as
-/// CPython, run_in_executor does not copy it). The arguments are copied (or moved) into
+/// EventLoop::run_in_executor). The arguments are copied (or moved) into
 /// the call. Cancelling the awaiting task cancels the await; a call already
 /// running in its thread still finishes, and its result is dropped.
 template <class F, class... A>
 auto to_thread(F&& f, A&&... args) {
   ASYNCIO_GCC12_CALLABLE_CHECK(F);
   using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
-  return detail::await_in_default_executor<R>(
-      [context = detail::OwnedContext(), f = std::decay_t<F>(std::forward<F>(f)),
-       ... args = std::forward<A>(args)]() mutable -> R {
-        // The worker runs in a copy of the caller's context (≙ ctx.run(func)).
-        detail::ContextSwitch in_context(context.slot());
+  return detail::await_in_default_executor<R>(detail::in_copied_context(
+      [f = std::decay_t<F>(std::forward<F>(f)), ... args = std::forward<A>(args)]() mutable -> R {
         return std::invoke(f, args...);
-      });
+      }));
 }
 
 /// The std::future of run_coroutine_threadsafe, with CPython's cancel():
