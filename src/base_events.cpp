@@ -46,12 +46,18 @@ struct GaiRequest {
   bool completed = false;  // the callback ran
   bool abandoned = false;  // the lookup was cancelled: the callback frees
 
+  GaiRequest() = default;
+  GaiRequest(const GaiRequest&) = delete;
+  GaiRequest& operator=(const GaiRequest&) = delete;
+  ~GaiRequest() {
+    if (result) uv_freeaddrinfo(result);
+  }
+
   static void on_done(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
     auto* r = static_cast<GaiRequest*>(req->data);
     r->completed = true;
     r->result = res;
     if (r->abandoned) {
-      uv_freeaddrinfo(res);
       delete r;
       return;
     }
@@ -59,6 +65,25 @@ struct GaiRequest {
   }
 };
 
+
+/// Owns a thread-pool request (getaddrinfo, getnameinfo) while its
+/// coroutine waits: frees it once its callback has run, or cancels it and
+/// leaves the freeing to the callback, which sees `abandoned`.
+template <class Request>
+struct PoolRequestGuard {
+  Request* req;
+  explicit PoolRequestGuard(Request* r) noexcept : req(r) {}
+  PoolRequestGuard(const PoolRequestGuard&) = delete;
+  PoolRequestGuard& operator=(const PoolRequestGuard&) = delete;
+  ~PoolRequestGuard() {
+    if (req->completed) {
+      delete req;
+    } else {
+      req->abandoned = true;
+      uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
+    }
+  }
+};
 
 /// ≙ the OSError create_server raises for a failed bind.
 [[noreturn]] void throw_bind_error(int err, const Resolved& r) { throw_errno(err, bind_error_message(err, r)); }
@@ -98,19 +123,7 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
     delete req;
     throw_os_error(rc);
   }
-  struct Release {
-    GaiRequest* req;
-    ~Release() {
-      if (req->completed) {
-        uv_freeaddrinfo(req->result);
-        delete req;
-      } else {
-        // Cancelled: the callback frees the request when it comes.
-        req->abandoned = true;
-        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
-      }
-    }
-  } release{req};
+  PoolRequestGuard<GaiRequest> release{req};
   Future<int> done = req->done;
   int status = co_await done;
   if (status < 0) throw_os_error(status);
@@ -631,18 +644,7 @@ Coroutine<std::pair<std::string, std::string>> lookup_nameinfo(EventLoop& loop, 
     delete req;
     throw_os_error(rc);
   }
-  struct Release {
-    NameInfoRequest* req;
-    ~Release() {
-      if (req->completed) {
-        delete req;
-      } else {
-        // Cancelled: the callback frees the request when it comes.
-        req->abandoned = true;
-        uv_cancel(reinterpret_cast<uv_req_t*>(&req->req));
-      }
-    }
-  } release{req};
+  PoolRequestGuard<NameInfoRequest> release{req};
   Future<int> done = req->done;
   int status = co_await done;
   if (status < 0) throw_os_error(status);
