@@ -68,6 +68,37 @@ std::uint64_t wanted(const SendfileOptions& o, std::uint64_t total) noexcept {
   return o.count ? *o.count - total : std::numeric_limits<std::uint64_t>::max();
 }
 
+/// The read half of both fallbacks (≙ the loops of _sock_sendfile_fallback
+/// and _sendfile_fallback): the file from `o.offset`, in blocks of at most
+/// `block` bytes, up to `o.count` or the end of the file; the file position
+/// is left after what was sent (FilePosition).
+class FileBlocks {
+ public:
+  FileBlocks(int file, const SendfileOptions& o, std::size_t block)
+      : file_(file), o_(o), position_{file, o.offset, total} {
+    if (o.offset && ::lseek(file, static_cast<off_t>(o.offset), SEEK_SET) < 0) throw_errno(errno);
+    buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o, 0), block)));
+  }
+  /// The next block; empty once `count` is sent or at the end of the file.
+  /// The caller adds what it sent to `total`.
+  std::string_view next() {
+    const std::size_t block = static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o_, total), buf_.size()));
+    if (block == 0) return {};
+    for (;;) {
+      const ssize_t got = ::read(file_, buf_.data(), block);
+      if (got >= 0) return std::string_view(buf_.data(), static_cast<std::size_t>(got));
+      if (errno != EINTR) throw_errno(errno);
+    }
+  }
+  std::uint64_t total = 0;
+
+ private:
+  int file_;
+  SendfileOptions o_;
+  std::string buf_;
+  FilePosition position_;
+};
+
 /// ≙ _sock_sendfile_native: sendfile(2) until `count` or the end of the
 /// file, waiting for room when the socket is full. `transport_fd`: the
 /// descriptor belongs to a paused, drained transport (loop.sendfile).
@@ -114,21 +145,12 @@ Coroutine<std::uint64_t> sendfile_native(EventLoop& loop, int sock, int file, Se
 /// made on the loop's thread (CPython hands them to the default
 /// executor): a regular file is read from the page cache.
 Coroutine<std::uint64_t> sock_sendfile_fallback(EventLoop& loop, int sock, int file, SendfileOptions o) {
-  if (o.offset && ::lseek(file, static_cast<off_t>(o.offset), SEEK_SET) < 0) throw_errno(errno);
-  std::string buf(static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o, 0), fallback_read_size)), '\0');
-  std::uint64_t total = 0;
-  FilePosition position{file, o.offset, total};
-  for (;;) {
-    const std::size_t block = static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o, total), buf.size()));
-    if (block == 0) break;
-    const ssize_t got = ::read(file, buf.data(), block);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw_errno(errno);
-    if (got == 0) break;  // EOF
-    co_await sock_sendall(loop, sock, std::string_view(buf.data(), static_cast<std::size_t>(got)));
-    total += static_cast<std::uint64_t>(got);
+  FileBlocks blocks(file, o, fallback_read_size);
+  for (std::string_view b = blocks.next(); !b.empty(); b = blocks.next()) {
+    co_await sock_sendall(loop, sock, b);
+    blocks.total += b.size();
   }
-  co_return total;
+  co_return blocks.total;
 }
 
 /// "<_SelectorSocketTransport fd=N>"-like, for the messages.
@@ -217,27 +239,18 @@ class SendfileFallbackProtocol final : public Protocol {
 /// the transport's flow control.
 Coroutine<std::uint64_t> transport_sendfile_fallback(EventLoop& loop, std::shared_ptr<StreamTransport> t, int file,
                                                      SendfileOptions o) {
-  if (o.offset && ::lseek(file, static_cast<off_t>(o.offset), SEEK_SET) < 0) throw_errno(errno);
-  std::string buf(static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o, 0), fallback_transport_block)), '\0');
-  std::uint64_t total = 0;
-  FilePosition position{file, o.offset, total};
+  FileBlocks blocks(file, o, fallback_transport_block);
   auto proto = SendfileFallbackProtocol::install(loop, *t);
   struct Restore {
     SendfileFallbackProtocol& p;
     ~Restore() { p.restore(); }
   } restore{*proto};
-  for (;;) {
-    const std::size_t block = static_cast<std::size_t>(std::min<std::uint64_t>(wanted(o, total), buf.size()));
-    if (block == 0) break;
-    const ssize_t got = ::read(file, buf.data(), block);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw_errno(errno);
-    if (got == 0) break;
+  for (std::string_view b = blocks.next(); !b.empty(); b = blocks.next()) {
     co_await proto->drain();
-    t->write(std::string_view(buf.data(), static_cast<std::size_t>(got)));
-    total += static_cast<std::uint64_t>(got);
+    t->write(b);
+    blocks.total += b.size();
   }
-  co_return total;
+  co_return blocks.total;
 }
 
 }  // namespace
