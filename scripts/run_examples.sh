@@ -38,6 +38,11 @@ for src in examples/*.cpp; do
   fi
   programs+=("$BUILD_DIR/examples/$name")
 done
+# Examples in folders of their own that run without arguments (mini_redis
+# serves a port until SIGINT: its test, example.mini_redis, drives it).
+for prog in "$BUILD_DIR/examples/curl/curl_multi"; do
+  [[ -x $prog ]] && programs+=("$prog")
+done
 shopt -u nullglob
 
 if ((${#programs[@]} == 0)); then
