@@ -3,7 +3,7 @@
 #   asyncio_cpp_sendfile   our loop.sendfile() (sendfile(2), zero-copy)
 #   asyncio_cpp_readwrite  our read()/write() loop (StreamWriter write + drain)
 #   asyncio                CPython 3.13's loop.sendfile (os.sendfile)
-#   uvloop                 uvloop's loop.sendfile (asyncio's read/write fallback)
+#   uvloop                 uvloop: no loop.sendfile (0.17), so a read/write+drain loop
 # Prints each sender's RESULT line (throughput, and CPU seconds the sender
 # spent per GiB), RUNS times, interleaved.
 #
