@@ -764,10 +764,10 @@ Coroutine<std::vector<int>> ask_many(int port, int n, int batch) {
 
 TEST(ShardedServer, ReusePortTwoShardsShareAThousandConnections) {
   constexpr int kConnections = 1000;
+  std::atomic<int> finished{0};  // outlives the group's threads (AcceptorRoundRobin)
   LoopGroup group(2);
   group.start();
   name_shards(group);
-  std::atomic<int> finished{0};
   int port = 0;
   std::vector<ConcurrentFuture<void>> servers;
   for (std::size_t i = 0; i < group.size(); ++i) {
@@ -788,10 +788,12 @@ TEST(ShardedServer, ReusePortTwoShardsShareAThousandConnections) {
 }
 
 TEST(ShardedServer, AcceptorRoundRobin) {
+  // Declared before the group: a shard's handler may count a connection
+  // after the test's last line, until the group's destructor joins it.
+  std::atomic<int> finished{0};
   LoopGroup group(2);
   group.start();
   name_shards(group);
-  std::atomic<int> finished{0};
   const std::vector<int> shards = run_test(
       [](LoopGroup& g, std::atomic<int>& fin) -> Coroutine<std::vector<int>> {
         ShardEcho echo{&fin};
@@ -808,10 +810,10 @@ TEST(ShardedServer, AcceptorRoundRobin) {
 }
 
 TEST(ShardedServer, AcceptorLeastLoaded) {
+  std::atomic<int> finished{0};  // outlives the group's threads (AcceptorRoundRobin)
   LoopGroup group(2);
   group.start();
   name_shards(group);
-  std::atomic<int> finished{0};
   const std::vector<int> shards = run_test(
       [](LoopGroup& g, std::atomic<int>& fin) -> Coroutine<std::vector<int>> {
         ShardEcho echo{&fin};
