@@ -21,60 +21,9 @@ using net_test::port_of;
 using net_test::run_net;
 namespace ssl = asyncio::ssl;
 
-namespace {
-
-/// Records every callback (≙ test_events' MyProto).
-struct Recorder : Protocol {
-  std::shared_ptr<Transport> transport;
-  std::string data;
-  std::string state = "INITIAL";
-  int eofs = 0;
-  std::exception_ptr lost_exc;
-  bool echo = false;
-  void connection_made(Transport& t) override {
-    transport = t.shared_from_this();
-    state = "CONNECTED";
-  }
-  void data_received(std::string_view d) override {
-    data += d;
-    if (echo) transport->write(d);
-  }
-  bool eof_received() override {
-    ++eofs;
-    state = "EOF";
-    return false;
-  }
-  void connection_lost(std::exception_ptr e) override {
-    lost_exc = e;
-    state = "CLOSED";
-    transport.reset();
-  }
-};
-
-/// The server's protocols, in order of connection.
-struct Accepted {
-  std::vector<std::shared_ptr<Recorder>> list;
-  bool echo = true;
-  std::shared_ptr<Recorder> operator()() {
-    auto p = std::make_shared<Recorder>();
-    p->echo = echo;
-    list.push_back(p);
-    return p;
-  }
-};
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
+using asyncio_test::holds;
+using tls_test::Accepted;
+using tls_test::Recorder;
 
 // ---- SSLContext ------------------------------------------------------------------
 

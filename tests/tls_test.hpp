@@ -5,15 +5,21 @@
 #ifndef ASYNCIO_TESTS_TLS_TEST_HPP
 #define ASYNCIO_TESTS_TLS_TEST_HPP
 
+#include <asyncio/protocols.hpp>
 #include <asyncio/ssl.hpp>
+#include <asyncio/transports.hpp>
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace tls_test {
 
@@ -71,6 +77,46 @@ inline asyncio::ssl::SSLContext server_context(const std::string& cert = {}, con
 inline asyncio::ssl::SSLContext client_context() {
   return asyncio::ssl::create_default_context(asyncio::ssl::Purpose::SERVER_AUTH, certs().ca);
 }
+
+/// Records every callback (≙ test_events' MyProto).
+struct Recorder : asyncio::Protocol {
+  std::shared_ptr<asyncio::Transport> transport;
+  std::string data;
+  std::string state = "INITIAL";
+  int eofs = 0;
+  std::exception_ptr lost_exc;
+  bool echo = false;
+  void connection_made(asyncio::Transport& t) override {
+    transport = t.shared_from_this();
+    state = "CONNECTED";
+  }
+  void data_received(std::string_view d) override {
+    data += d;
+    if (echo) transport->write(d);
+  }
+  bool eof_received() override {
+    ++eofs;
+    state = "EOF";
+    return false;
+  }
+  void connection_lost(std::exception_ptr e) override {
+    lost_exc = e;
+    state = "CLOSED";
+    transport.reset();
+  }
+};
+
+/// The server's protocols, in order of connection.
+struct Accepted {
+  std::vector<std::shared_ptr<Recorder>> list;
+  bool echo = true;
+  std::shared_ptr<Recorder> operator()() {
+    auto p = std::make_shared<Recorder>();
+    p->echo = echo;
+    list.push_back(p);
+    return p;
+  }
+};
 
 }  // namespace tls_test
 
