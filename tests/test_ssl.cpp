@@ -654,3 +654,302 @@ TEST(SSLProto, test_start_tls_client_corrupted_ssl) {
     co_await net_test::close_server(server);
   });
 }
+
+// ---- closing, against CPython's blocking `ssl` peers (test_ssl.py) --------------------
+
+namespace {
+
+constexpr double peer_timeout = 25;
+
+// CPython's server functions of test_ssl.py, verbatim but for `assert` in
+// place of self.assertEqual; argv: the function, the certificate, the key.
+// Prints the port, serves one connection, prints "OK".
+const char* const python_peers = R"PY(
+import socket, ssl, sys, time
+
+CHUNK = 1024 * 128
+SIZE = 32
+sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sslctx.load_cert_chain(sys.argv[2], sys.argv[3])
+
+def recv_all(sock, n):
+    buf = bytearray()  # (CPython's is bytes: quadratic, slow on 4 MiB)
+    while len(buf) < n:
+        data = sock.recv(n - len(buf))
+        if data == b'':
+            raise ConnectionAbortedError
+        buf += data
+    return bytes(buf)
+
+def server(sock):  # test_remote_shutdown_receives_trailing_data
+    incoming = ssl.MemoryBIO()
+    outgoing = ssl.MemoryBIO()
+    sslobj = sslctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            sslobj.do_handshake()
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                sock.send(outgoing.read())
+            incoming.write(sock.recv(16384))
+        else:
+            if outgoing.pending:
+                sock.send(outgoing.read())
+            break
+    while True:
+        try:
+            data = sslobj.read(4)
+        except ssl.SSLWantReadError:
+            incoming.write(sock.recv(16384))
+        else:
+            break
+    assert data == b'ping'
+    sslobj.write(b'pong')
+    sock.send(outgoing.read())
+    time.sleep(0.2)  # wait for the peer to fill its backlog
+    # send close_notify but don't wait for response
+    try:
+        sslobj.unwrap()
+    except ssl.SSLWantReadError:
+        pass
+    else:
+        raise AssertionError('unwrap() did not wait')
+    sock.send(outgoing.read())
+    # should receive all data
+    data_len = 0
+    while True:
+        try:
+            chunk = len(sslobj.read(16384))
+            data_len += chunk
+        except ssl.SSLWantReadError:
+            incoming.write(sock.recv(16384))
+        except ssl.SSLZeroReturnError:
+            break
+    assert data_len == CHUNK * SIZE, data_len
+    # verify that close_notify is received
+    sslobj.unwrap()
+    sock.close()
+
+def eof_server(sock):  # test_remote_shutdown_receives_trailing_data
+    sock = sslctx.wrap_socket(sock, server_side=True)
+    assert recv_all(sock, 4) == b'ping'
+    sock.send(b'pong')
+    time.sleep(0.2)  # wait for the peer to fill its backlog
+    # send EOF
+    sock.shutdown(socket.SHUT_WR)
+    # should receive all data
+    data = recv_all(sock, CHUNK * SIZE)
+    assert len(data) == CHUNK * SIZE
+    sock.close()
+
+def flush_server(sock):  # test_flush_before_shutdown
+    sock = sslctx.wrap_socket(sock, server_side=True)
+    assert recv_all(sock, 4) == b'ping'
+    sock.send(b'pong')
+    time.sleep(0.5)  # hopefully stuck the TCP buffer
+    data = recv_all(sock, CHUNK * SIZE)
+    assert len(data) == CHUNK * SIZE
+    sock.close()
+
+def leak_server(sock):  # test_shutdown_timeout_handler_leak
+    sock = sslctx.wrap_socket(sock, server_side=True)
+    sock.recv(32)
+    sock.close()
+
+def not_set_server(sock):  # test_shutdown_timeout_handler_not_set
+    sock = sslctx.wrap_socket(sock, server_side=True)
+    sock.send(b'hello')
+    assert sock.recv(1024) == b'world'
+    sock.send(b'extra bytes')
+    # sending EOF here
+    sock.shutdown(socket.SHUT_WR)
+    print('EOF', flush=True)
+    # make sure we have enough time to reproduce the issue
+    assert sock.recv(1024) == b''
+    sock.close()
+
+lsock = socket.create_server(('127.0.0.1', 0))
+lsock.settimeout(20)
+print(lsock.getsockname()[1], flush=True)
+conn, _ = lsock.accept()
+conn.settimeout(20)
+globals()[sys.argv[1]](conn)
+print('OK', flush=True)
+)PY";
+
+/// A CPython peer running `function`, its port read.
+struct PythonPeer {
+  Python py;
+  int port = 0;
+  explicit PythonPeer(const char* function)
+      : py(python_peers, {function, tls_test::certs().server_cert, tls_test::certs().server_key}) {}
+  Coroutine<bool> start() {
+    const std::string line = co_await py.read_line(peer_timeout);
+    if (!line.empty()) port = std::stoi(line);
+    co_return port != 0;
+  }
+  /// Waits for the peer's end; true if it passed.
+  Coroutine<bool> passed() {
+    const int status = co_await py.wait(peer_timeout);
+    co_return status == 0 && py.output().find("OK\n") != std::string::npos;
+  }
+};
+
+/// Awaits `a`, taking a connection error (≙ BrokenPipeError,
+/// ConnectionResetError) as the end it may be.
+template <class A>
+Coroutine<> ignoring_connection_errors(A a) {
+  try {
+    co_await std::move(a);
+  } catch (const std::system_error& e) {
+    const auto code = e.code();
+    EXPECT_TRUE(code == std::errc::broken_pipe || code == std::errc::connection_reset) << e.what();
+  }
+}
+
+constexpr std::size_t CHUNK = 1024 * 128;
+constexpr int SIZE = 32;
+
+/// ≙ test_remote_shutdown_receives_trailing_data's client(addr).
+Coroutine<> trailing_data_client(const char* function) {
+  PythonPeer peer(function);
+  EXPECT_TRUE(co_await peer.start()) << peer.py.output();
+  if (!peer.port) co_return;
+  ssl::SSLContext client_sslctx = simple_client_sslcontext();
+  auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port, {.ssl = &client_sslctx, .server_hostname = ""});
+  writer.write("ping");
+  EXPECT_EQ(co_await reader.readexactly(4), "pong");
+  // Fill the write backlog: the peer reads nothing yet (CPython appends to
+  // its backlog directly; here the TLS layer and the socket transport keep
+  // what the socket does not take).
+  const std::string chunk(CHUNK, 'x');
+  for (int i = 0; i < SIZE; ++i) writer.write(chunk);
+  try {
+    EXPECT_EQ(co_await reader.read(), "");
+  } catch (const std::system_error& e) {
+    EXPECT_TRUE(e.code() == std::errc::broken_pipe || e.code() == std::errc::connection_reset) << e.what();
+  }
+  EXPECT_TRUE(co_await peer.passed()) << peer.py.output();
+  writer.close();
+  co_await ignoring_connection_errors(writer.wait_closed());
+}
+
+}  // namespace
+
+// The peer sends close_notify (or a FIN) while our side still has 4 MiB to
+// send: all of it reaches the peer before our close_notify.
+TEST(SSLProto, test_remote_shutdown_receives_trailing_data) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](NetLoop&) -> Coroutine<> { co_await trailing_data_client("server"); });
+  run_net([](NetLoop&) -> Coroutine<> { co_await trailing_data_client("eof_server"); });
+}
+
+// close() while the socket transport has paused the TLS layer's writing:
+// everything written before close() still goes out, then close_notify.
+TEST(SSLProto, test_flush_before_shutdown) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](NetLoop&) -> Coroutine<> {
+    PythonPeer peer("flush_server");
+    EXPECT_TRUE(co_await peer.start()) << peer.py.output();
+    if (!peer.port) co_return;
+    ssl::SSLContext client_sslctx = simple_client_sslcontext();
+    auto [reader, writer] =
+        co_await open_connection("127.0.0.1", peer.port, {.ssl = &client_sslctx, .server_hostname = ""});
+    writer.write("ping");
+    EXPECT_EQ(co_await reader.readexactly(4), "pong");
+    // CPython calls the SSL protocol's pause_writing() itself; here the
+    // socket transport does, as its buffer fills (the peer sleeps; the
+    // kernel's buffers made small, so that they take little of it).
+    const int fd = std::any_cast<TransportSocket>(writer.get_extra_info("socket")).fileno();
+    const int small = 256 * 1024;
+    EXPECT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    const std::string chunk(CHUNK, 'x');
+    for (int i = 0; i < SIZE; ++i) writer.write(chunk);
+    EXPECT_GT(writer.transport().get_write_buffer_size(), 0u);
+    writer.close();
+    co_await ignoring_connection_errors(writer.wait_closed());
+    co_await ignoring_connection_errors(reader.read());
+    EXPECT_TRUE(co_await peer.passed()) << peer.py.output();
+  });
+}
+
+namespace {
+
+/// ≙ test_shutdown_timeout_handler_*'s Protocol: connection_lost() into a
+/// future; with `pausing`, answers "hello" with "world" and pauses reading.
+struct LostProto : Protocol {
+  Future<> fut = get_running_loop().create_future();
+  std::shared_ptr<Transport> transport;
+  bool pausing = false;
+  std::string extra;
+  void connection_made(Transport& t) override {
+    if (pausing) transport = t.shared_from_this();
+  }
+  void data_received(std::string_view data) override {
+    if (data == "hello") {
+      transport->write("world");
+      // pause reading would make incoming data stay in the sslobj
+      transport->pause_reading();
+    } else {
+      extra = data;
+    }
+  }
+  void connection_lost(std::exception_ptr exc) override {
+    transport.reset();
+    if (exc)
+      fut.set_exception(exc);
+    else
+      fut.set_result();
+  }
+};
+
+}  // namespace
+
+// Once closed, the connection lets go of its protocol at once: the 30 s
+// shutdown timer holds nothing (≙ the weakref on the context).
+TEST(SSLProto, test_shutdown_timeout_handler_leak) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](NetLoop& t) -> Coroutine<> {
+    PythonPeer peer("leak_server");
+    EXPECT_TRUE(co_await peer.start()) << peer.py.output();
+    if (!peer.port) co_return;
+    ssl::SSLContext ctx = simple_client_sslcontext();
+    auto factory = [] { return std::make_shared<LostProto>(); };
+    auto [tr, pr] = co_await create_connection(t.loop, factory, "127.0.0.1", peer.port, {.ssl = &ctx, .server_hostname = ""});
+    tr->close();
+    co_await pr->fut;
+    std::weak_ptr<LostProto> weak = pr;
+    std::weak_ptr<Transport> weak_tr = tr;
+    pr.reset();
+    tr.reset();
+    EXPECT_TRUE(co_await net_test::until([&] { return weak.expired() && weak_tr.expired(); }));
+    EXPECT_TRUE(co_await peer.passed()) << peer.py.output();
+  });
+}
+
+// The peer sends data and EOF while the application has paused reading:
+// after resume_reading() the data arrives, then connection_lost(None), not
+// the shutdown timeout's error.
+TEST(SSLProto, test_shutdown_timeout_handler_not_set) {
+  if (!have_python()) GTEST_SKIP() << "python3 not found";
+  run_net([](NetLoop& t) -> Coroutine<> {
+    PythonPeer peer("not_set_server");
+    EXPECT_TRUE(co_await peer.start()) << peer.py.output();
+    if (!peer.port) co_return;
+    ssl::SSLContext ctx = simple_client_sslcontext();
+    auto factory = [] {
+      auto p = std::make_shared<LostProto>();
+      p->pausing = true;
+      return p;
+    };
+    auto [tr, pr] = co_await create_connection(t.loop, factory, "127.0.0.1", peer.port, {.ssl = &ctx, .server_hostname = ""});
+    EXPECT_EQ(co_await peer.py.read_line(peer_timeout), "EOF");  // ≙ await eof.wait()
+    co_await sleep(0.05);  // the EOF reaches the TLS layer while reading is paused
+    tr->resume_reading();
+    std::exception_ptr e = co_await asyncio_test::raises(pr->fut);
+    EXPECT_FALSE(e) << what(e);
+    tr->close();
+    EXPECT_EQ(pr->extra, "extra bytes");
+    EXPECT_TRUE(co_await peer.passed()) << peer.py.output();
+  });
+}
