@@ -1329,3 +1329,19 @@ TEST(SSLProto, test_buf_feed_data) {
     EXPECT_STREQ(e.what(), "get_buffer() returned an empty buffer");
   }
 }
+
+// A TLS connection to a port nobody listens on: ConnectionRefusedError (or
+// the timeout), and no socket left open (≙ "no ResourceWarning": run_net
+// counts the descriptors).
+TEST(SSLProto, test_connect_timeout_warning) {
+  int port = 0;
+  const int s = net_test::raw_listener(port);  // bound; closed again below, so nothing listens
+  ASSERT_GE(s, 0);
+  ::close(s);
+  run_net([port](NetLoop& t) -> Coroutine<> {
+    ssl::SSLContext ctx = ssl::create_default_context();
+    Conn c = create_connection(t.loop, recorder_factory(), "127.0.0.1", port, {.ssl = &ctx});
+    std::exception_ptr e = co_await asyncio_test::raises(wait_for(std::move(c), 0.1));
+    EXPECT_TRUE(is_errno(e, std::errc::connection_refused) || holds<TimeoutError>(e)) << what(e);
+  });
+}
