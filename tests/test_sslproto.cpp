@@ -445,8 +445,7 @@ TEST(SSLProto, PeerClosesWithoutCloseNotify) {
   });
 }
 
-// ≙ test_ssl.test_shutdown_cleanly's client part against our own server,
-// 25 connections at once; plus a BufferedProtocol application.
+// A BufferedProtocol application over TLS.
 namespace {
 struct BufferedRecorder : BufferedProtocol {
   std::shared_ptr<Transport> transport;
@@ -483,20 +482,35 @@ TEST(SSLProto, BufferedProtocolOverTls) {
   });
 }
 
+namespace {
+
+/// ≙ test_shutdown_cleanly's server: TLS, the client's data, "OK", then
+/// unwrap() (close_notify sent and the client's awaited) and close.
+Coroutine<> ok_then_unwrap(StreamReader reader, StreamWriter writer) {
+  co_await reader.readexactly(1024);
+  writer.write("OK");
+  writer.close();
+  co_await writer.wait_closed();
+}
+
+}  // namespace
+
+// The server closes first: each of 25 clients reads "OK", then EOF (the
+// server's close_notify), and closes cleanly.
 TEST(SSLProto, test_shutdown_cleanly) {
   run_net([](NetLoop&) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
-    Server server = co_await start_server(net_test::echo_lines, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await start_server(ok_then_unwrap, "127.0.0.1", 0, {.ssl = &sctx});
     const int port = port_of(server);
     auto one = [](int port, ssl::SSLContext* cctx) -> Coroutine<int> {
       auto [reader, writer] = co_await open_connection("127.0.0.1", port, {.ssl = cctx, .server_hostname = "localhost"});
-      const std::string a(1024, 'A');
-      writer.write(a + "\n");
-      std::string back = co_await reader.readline();
+      writer.write(std::string(1024, 'A'));
+      const std::string ok = co_await reader.readexactly(2);
+      const std::string eof = co_await reader.read();
       writer.close();
       co_await writer.wait_closed();
-      co_return back == a + "\n" ? 1 : 0;
+      co_return ok == "OK" && eof.empty() ? 1 : 0;
     };
     std::vector<Coroutine<int>> all;
     for (int i = 0; i < 25; ++i) all.push_back(one(port, &cctx));
@@ -605,7 +619,39 @@ TEST(SSLProto, test_start_tls_slow_client_cancel) {
   };
   std::exception_ptr e = t.loop.run_until_complete(main(port));
   EXPECT_EQ(what(e), "SSL handshake is taking longer than 3.0 seconds: aborting the connection");
+  // CPython's own case: start_tls() cancelled by wait_for() (0.5 s): the
+  // TimeoutError propagates, the transport is closed.
+  auto cancelled = [](int port) -> Coroutine<std::exception_ptr> {
+    auto f = [] { return std::make_shared<Recorder>(); };
+    auto [tr, proto] = co_await create_connection(get_running_loop(), f, "127.0.0.1", port);
+    tr->write(std::string(1024 * 100, '1'));
+    ssl::SSLContext cctx = tls_test::client_context();
+    std::exception_ptr e = co_await asyncio_test::raises(
+        wait_for(start_tls(get_running_loop(), tr, proto, cctx, {.server_hostname = "localhost"}), 0.5));
+    EXPECT_TRUE(tr->is_closing());
+    co_return e;
+  };
+  e = t.loop.run_until_complete(cancelled(port));
+  EXPECT_TRUE(holds<TimeoutError>(e)) << what(e);
   t.run_briefly();
+  EXPECT_TRUE(t.log.calls.empty());
+  // The server's side: the first connection, then the second's hello,
+  // ClientHello and EOF (≙ its recv_all() ending in ConnectionAbortedError).
+  for (int i = 0; i < 2; ++i) {
+    const int fd = ::accept(listener, nullptr, nullptr);
+    ASSERT_GE(fd, 0);
+    const timeval limit{10, 0};  // a failure, not a hang, if the client kept it open
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char buf[65536];
+    std::size_t total = 0;
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) total += static_cast<std::size_t>(n);
+    EXPECT_EQ(n, 0);
+    if (i == 1) {
+      EXPECT_GT(total, 1024u * 100);  // the hello and a ClientHello
+    }
+    ::close(fd);
+  }
   close(listener);
 }
 
