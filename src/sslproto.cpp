@@ -575,6 +575,11 @@ void SSLProtocol::set_write_buffer_limits(std::optional<std::size_t> high, std::
 
 std::size_t SSLProtocol::ssl_read(char* out, std::size_t len, bool& eof) {
   SSL* ssl = conn_->ssl;
+  // Nothing left to decrypt (the transport's bytes all went into OpenSSL, none
+  // buffered there): the call could only find the BIO empty and say WANT_READ.
+  // Skipping it saves the record layer's entry and the error-queue work after
+  // every message's last read (docs/performance.md, "TLS echo (issue 13)").
+  if (in_pos_ == in_end_ && SSL_has_pending(ssl) == 0) return 0;
   std::size_t n = 0;
   if (SSL_read_ex(ssl, out, len, &n) == 1) return n;
   const int err = SSL_get_error(ssl, 0);
