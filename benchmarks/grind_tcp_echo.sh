@@ -9,19 +9,20 @@
 # usage: benchmarks/grind_tcp_echo.sh NAME=SERVER_BINARY ...
 #   (each server takes its port as its only argument and exits on SIGTERM)
 # env: SHORT=2 LONG=6 PORT=25500 BUILD=build/grind
-#      TLS=1: over TLS 1.3 / AES-128-GCM (benchmarks/peers/tools/tls_echo_client.c);
+#      the client: benchmarks/peers/tools/tls_echo_client.c (--plain without TLS)
+#      TLS=1: over TLS 1.3 / AES-128-GCM;
 #      each server then gets "PORT CERT KEY" (the echo examples take them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHORT=${SHORT:-2} LONG=${LONG:-6} PORT=${PORT:-25500} BUILD=${BUILD:-$ROOT/build/grind}
 mkdir -p "$BUILD"
-cc -O2 -o "$BUILD/echo_client" "$ROOT/../shared/bench/tools/echo_client.c"
-CLIENT="$BUILD/echo_client" SERVER_ARGS=()
+# one client for plain and TLS (tools/tls_echo_client.c; --plain: the kit's echo_client loop)
+cc -O2 -o "$BUILD/tls_echo_client" "$ROOT/benchmarks/peers/tools/tls_echo_client.c" -lssl -lcrypto
+CLIENT=("$BUILD/tls_echo_client" --plain) SERVER_ARGS=()
 if [ "${TLS:-0}" = 1 ]; then
-  cc -O2 -o "$BUILD/tls_echo_client" "$ROOT/benchmarks/peers/tools/tls_echo_client.c" -lssl -lcrypto
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
     -keyout "$BUILD/key.pem" -out "$BUILD/cert.pem" > /dev/null 2>&1
-  CLIENT="$BUILD/tls_echo_client" SERVER_ARGS=("$BUILD/cert.pem" "$BUILD/key.pem")
+  CLIENT=("$BUILD/tls_echo_client") SERVER_ARGS=("$BUILD/cert.pem" "$BUILD/key.pem")
 fi
 
 # Total instructions of one run and the messages echoed: "IR MESSAGES".
@@ -35,7 +36,7 @@ grind_once() {
     sleep 0.1
   done
   local line
-  line=$(timeout $((seconds + 60)) "$CLIENT" 127.0.0.1 "$PORT" 50 100 0 "$seconds")
+  line=$(timeout $((seconds + 60)) "${CLIENT[@]}" 127.0.0.1 "$PORT" 50 100 0 "$seconds")
   kill -TERM "$pid"
   wait "$pid" || true
   echo "$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$log" | tail -n1) $(sed -n 's/.* messages=\([0-9]*\).*/\1/p' <<< "$line")"
