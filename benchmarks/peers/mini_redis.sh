@@ -56,7 +56,7 @@ start() {  # start NAME: sets PID and PORT, or returns 1 (skipped)
         uvloop) "$UVLOOP_PYTHON" -c "import uvloop" 2>/dev/null || { echo "# uvloop: not importable by $UVLOOP_PYTHON, skipped"; return 1; }
                 $PIN1 $VG "$UVLOOP_PYTHON" "$TWIN" --uvloop 0 >"$out" & ;;
         redis_server) command -v redis-server >/dev/null || { echo "# redis-server: not installed, skipped"; return 1; }
-                PORT=16379
+                PORT=$((16379 + RANDOM % 1000))  # not a fixed port: other runs at once
                 $PIN1 $VG redis-server --port $PORT --save "" --appendonly no >/dev/null 2>&1 &
                 PID=$!
                 for _ in $(seq 200); do redis-cli -p $PORT PING >/dev/null 2>&1 && break; sleep 0.05; done

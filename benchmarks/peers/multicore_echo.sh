@@ -17,7 +17,7 @@
 #
 # usage: benchmarks/peers/multicore_echo.sh BUILD_DIR   (a Release build with echo_server_sharded)
 # env: RUNS (3)  SECONDS (5)  WARMUP (1)  CONNS (50)  SIZE (100)  LOOPS ("1 2")
-#      SERVERS ("asyncio_cpp asio tokio")  PORT (26700)
+#      SERVERS ("asyncio_cpp asio tokio")  PORT (random in 36000-45999)
 #      PEER_BUILD (BUILD_DIR/multicore-peers: the client, Asio and tokio builds)
 #      BENCH_KIT (the kit's folder; default <repo>/../shared/bench, then /work/shared/bench)
 # Prints one RESULT line per figure (with the load average at its start),
@@ -31,7 +31,7 @@ BUILD="$(cd "${1:-$ROOT/build/gcc}" && pwd)" || { echo "usage: $0 BUILD_DIR" >&2
 # environment this script was started with.
 DURATION="$(tr '\0' '\n' < /proc/$$/environ | sed -n 's/^SECONDS=//p' | head -n1)"
 DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" CONNS="${CONNS:-50}" SIZE="${SIZE:-100}"
-RUNS="${RUNS:-3}" LOOPS="${LOOPS:-1 2}" SERVERS="${SERVERS:-asyncio_cpp asio tokio}" PORT="${PORT:-26700}"
+RUNS="${RUNS:-3}" LOOPS="${LOOPS:-1 2}" SERVERS="${SERVERS:-asyncio_cpp asio tokio}" PORT="${PORT:-$((36000 + RANDOM % 10000))}"
 PEER_BUILD="${PEER_BUILD:-$BUILD/multicore-peers}"
 if [ -z "${BENCH_KIT:-}" ]; then
     BENCH_KIT="$ROOT/../shared/bench"; [ -f "$BENCH_KIT/tools/echo_client.c" ] || BENCH_KIT=/work/shared/bench

@@ -7,14 +7,16 @@
 # every server is killed at the end.
 #
 # usage: benchmarks/peers/tls_echo.sh BUILD_DIR   (a Release build with the examples)
-# env: SECONDS (5)  WARMUP (1)  CONNS (50)  SIZE (100)  PORT (25600)
-# Asio's ssl::stream is not built here: Boost is not installed on this machine
-# (Debian libboost-dev would be needed).
+# env: SECONDS (5)  WARMUP (1)  CONNS (50)  SIZE (100)  PORT (random in 25600-35599)
+#      UVLOOP_PYTHON (python3 if it imports uvloop, else /usr/bin/python3)
+# Asio's ssl::stream is not built here.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${1:-$ROOT/build/gcc}"
 DURATION="$(tr '\0' '\n' < /proc/$$/environ | sed -n 's/^SECONDS=//p' | head -n1)"
-DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" CONNS="${CONNS:-50}" SIZE="${SIZE:-100}" PORT="${PORT:-25600}"
+# PORT: a random base by default, so two runs at once (other worktrees) do not collide
+DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" CONNS="${CONNS:-50}" SIZE="${SIZE:-100}" PORT="${PORT:-$((25600 + RANDOM % 10000))}"
+TMO="$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 30 }')"  # a client's time limit
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cc -O2 -Wall -o "$WORK/tls_echo_client" "$ROOT/benchmarks/peers/tools/tls_echo_client.c" -lssl -lcrypto || exit 2
@@ -31,14 +33,14 @@ wait_port() {
 # run NAME CLIENT SERVER_COMMAND...
 run() {
   local name=$1 client=$2; shift 2
-  "$@" >/dev/null 2>&1 &
+  "$@" >/dev/null 2>"$WORK/server.err" &
   local pid=$!
   if wait_port "$PORT"; then
     local line
-    line=$(timeout $((DURATION + WARMUP + 30)) "$WORK/$client" 127.0.0.1 "$PORT" "$CONNS" "$SIZE" "$WARMUP" "$DURATION" "$pid")
+    line=$(timeout "$TMO" "$WORK/$client" 127.0.0.1 "$PORT" "$CONNS" "$SIZE" "$WARMUP" "$DURATION" "$pid")
     echo "$name: $line"
   else
-    echo "$name: server did not start"
+    echo "$name: server did not start: $(tail -n 3 "$WORK/server.err" | tr '\n' ' ')"
   fi
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   PORT=$((PORT + 1))
@@ -49,8 +51,11 @@ run plain_streams echo_client "$BUILD/examples/echo_server" "$PORT"
 run plain_protocol echo_client "$BUILD/examples/echo_server_protocol" "$PORT"
 run tls_streams tls_echo_client "$BUILD/examples/echo_server" "$PORT" "$WORK/cert.pem" "$WORK/key.pem"
 run tls_protocol tls_echo_client "$BUILD/examples/echo_server_protocol" "$PORT" "$WORK/cert.pem" "$WORK/key.pem"
-if python3 -c 'import uvloop' 2>/dev/null; then
-  run tls_uvloop tls_echo_client python3 "$ROOT/benchmarks/peers/python/tls_echo_server.py" "$PORT" "$WORK/cert.pem" "$WORK/key.pem"
+# Debian's python3-uvloop is for /usr/bin/python3 (3.11) only.
+UVLOOP_PYTHON="${UVLOOP_PYTHON:-python3}"
+"$UVLOOP_PYTHON" -c 'import uvloop' 2>/dev/null || UVLOOP_PYTHON=/usr/bin/python3
+if "$UVLOOP_PYTHON" -c 'import uvloop' 2>/dev/null; then
+  run tls_uvloop tls_echo_client "$UVLOOP_PYTHON" "$ROOT/benchmarks/peers/python/tls_echo_server.py" "$PORT" "$WORK/cert.pem" "$WORK/key.pem"
 else
   echo "tls_uvloop: skipped (uvloop not installed: python3-uvloop)"
 fi

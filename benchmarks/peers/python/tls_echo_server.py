@@ -19,4 +19,8 @@ async def main(port, cert, key):
     server = await asyncio.start_server(handle, '127.0.0.1', port, ssl=ctx, backlog=1024)
     await server.serve_forever()
 
-uvloop.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+if hasattr(uvloop, "run"):  # uvloop 0.18+
+    uvloop.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+else:  # uvloop 0.17 (Debian 12's python3-uvloop)
+    uvloop.install()
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
