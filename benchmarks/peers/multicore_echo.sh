@@ -20,7 +20,7 @@
 #      SERVERS ("asyncio_cpp asio tokio")  PORT (random in 36000-45999)
 #      PEER_BUILD (BUILD_DIR/multicore-peers: the client, Asio and tokio builds)
 #      BENCH_KIT (the kit's folder; default <repo>/../shared/bench, then /work/shared/bench)
-# Prints one RESULT line per figure (with the load average at its start),
+# Prints one RESULT line per figure (with the load average at its start; exit 1 if one failed),
 # then a table of medians. A peer whose toolchain is missing (Boost, cargo +
 # librust-tokio-dev) is skipped with a message. Loopback only; every server
 # is stopped (SIGTERM, then SIGKILL after 5 s) before the next starts.
@@ -98,6 +98,7 @@ stop_server() {
 }
 echo "# CLIENT echo_client 127.0.0.1 PORT $CONNS $SIZE $WARMUP $DURATION SERVER_PID"
 echo "# PIN 1 loop: server taskset -c 0, client taskset -c 1; N loops: server taskset -c 0-$((NCPU - 1)), client unpinned"
+FAILS=0
 for run in $(seq "$RUNS"); do
     for loops in $LOOPS; do
         if [ "$loops" = 1 ]; then
@@ -122,6 +123,7 @@ for run in $(seq "$RUNS"); do
                     tee -a "$LOG/results"
             else
                 echo "# FAILED run=$run loops=$loops server=$s: $(tail -n2 "$LOG/client.err" "$LOG/server.err" | tr '\n' ' ')"
+                FAILS=$((FAILS + 1))
             fi
         done
     done
@@ -129,7 +131,7 @@ done
 
 # ---------------------------------------------------------------- summary
 python3 - "$LOG/results" <<'EOF'
-import re, statistics, sys
+import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     if not line.startswith("RESULT "):
@@ -156,3 +158,4 @@ for (server, loops), rs in sorted(rows.items(), key=lambda kv: (kv[0][0] != "asy
     loads = sorted(float(r["load"].split("/")[0]) for r in rs)
     print(f"| {server} | {loops} | {m:,.0f} | [{lo:,.0f} - {hi:,.0f}] | {usr:,.0f} | {tot:,.0f} | {scpu:.2f} | {ccpu:.2f} | {p50:.0f} / {p99:.0f} | {loads[0]:.2f}-{loads[-1]:.2f} |")
 EOF
+[ "$FAILS" = 0 ]
