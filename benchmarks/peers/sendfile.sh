@@ -9,6 +9,7 @@
 #
 # usage: benchmarks/peers/sendfile.sh [BUILD_DIR]   (default build/gcc; needs asyncio_sendfile_client)
 # env: SIZE_MIB (1024)  RUNS (3)  PYTHON (python3 with 3.13 if pyenv has it)
+#      UVLOOP_PYTHON (PYTHON if it imports uvloop, else /usr/bin/python3)
 #      SENDERS (default "asyncio_cpp_sendfile asyncio_cpp_readwrite asyncio uvloop")
 # A sender whose runtime is missing (uvloop not importable) is skipped with a message.
 set -u
@@ -45,10 +46,13 @@ declare -A CMD=()
 CMD[asyncio_cpp_sendfile]="$CLIENT sendfile"
 CMD[asyncio_cpp_readwrite]="$CLIENT readwrite"
 CMD[asyncio]="$PYTHON $PEERS/python/sendfile_client.py asyncio"
-if "$PYTHON" -c 'import uvloop' 2>/dev/null; then
-    CMD[uvloop]="$PYTHON $PEERS/python/sendfile_client.py uvloop"
+# uvloop: Debian's python3-uvloop is for /usr/bin/python3 (3.11) only.
+UVLOOP_PYTHON="${UVLOOP_PYTHON:-$PYTHON}"
+"$UVLOOP_PYTHON" -c 'import uvloop' 2>/dev/null || UVLOOP_PYTHON=/usr/bin/python3
+if "$UVLOOP_PYTHON" -c 'import uvloop' 2>/dev/null; then
+    CMD[uvloop]="$UVLOOP_PYTHON $PEERS/python/sendfile_client.py uvloop"
 else
-    echo "# uvloop: skipped ($PYTHON cannot import uvloop; pip install uvloop or apt-get install python3-uvloop)"
+    echo "# uvloop: skipped ($PYTHON and /usr/bin/python3 cannot import uvloop; apt-get install python3-uvloop)"
 fi
 
 echo "# file: $SIZE_MIB MiB, sink: $WORK/sink on 127.0.0.1:$PORT, $(nproc) CPUs"

@@ -18,7 +18,7 @@
 # 1-minute load average of each run. Loopback only; every server is killed.
 #
 # usage: benchmarks/peers/tls_echo.sh [BUILD_DIR]   (a Release build with the examples)
-# env: RUNS (3)  SECONDS (5)  WARMUP (1)  CONNS (50)  SIZE (100)  PORT (25600)
+# env: RUNS (3)  SECONDS (5)  WARMUP (1)  CONNS (50)  SIZE (100)  PORT (random in 25600-35599, so runs in two worktrees do not collide)
 #      HS_SECONDS (3, per handshake run)  SERVERS / HS_SERVERS (subsets of the names above;
 #      handshake names: streams protocol asio uvloop openssl)
 #      PYTHON (/usr/bin/python3: the one with python3-uvloop)  CXX (g++)
@@ -32,7 +32,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KIT="${KIT:-/work/shared/bench}"
 BUILD="${1:-$ROOT/build/gcc}"
 DURATION="$(tr '\0' '\n' < /proc/$$/environ | sed -n 's/^SECONDS=//p' | head -n1)"
-DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" CONNS="${CONNS:-50}" SIZE="${SIZE:-100}" PORT="${PORT:-25600}"
+DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" CONNS="${CONNS:-50}" SIZE="${SIZE:-100}" PORT="${PORT:-$((25600 + RANDOM % 10000))}"
 RUNS="${RUNS:-3}" HS_SECONDS="${HS_SECONDS:-3}" PYTHON="${PYTHON:-/usr/bin/python3}" CXX="${CXX:-g++}"
 SERVER_CPU="${SERVER_CPU:-0}" CLIENT_CPU="${CLIENT_CPU:-1}"
 SERVERS="${SERVERS:-plain_streams plain_protocol plain_asio plain_uvloop tls_streams tls_protocol tls_asio tls_uvloop}"
@@ -96,10 +96,10 @@ start() {
     cmd=$(server_cmd "$1") || true
     [ -z "$cmd" ] && return 0
     [ "$2" = 1 ] && args=("$WORK/cert.pem" "$WORK/key.pem")
-    taskset -c "$SERVER_CPU" $cmd "$PORT" "${args[@]}" >/dev/null 2>&1 &
+    taskset -c "$SERVER_CPU" $cmd "$PORT" "${args[@]}" >/dev/null 2>"$WORK/server.err" &
   fi
   PID=$!
-  wait_port "$PORT" || { echo "$1: server did not start"; stop; PID=0; }
+  wait_port "$PORT" || { echo "$1: server did not start: $(tail -n 3 "$WORK/server.err" 2>/dev/null | tr '\n' ' ')"; stop; PID=0; }
 }
 stop() { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
 load() { cut -d' ' -f1 /proc/loadavg; }

@@ -325,6 +325,10 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     if use_uvloop:
         import uvloop
-        uvloop.run(main(int(argv[0])))
+        if hasattr(uvloop, "run"):  # uvloop 0.18+
+            uvloop.run(main(int(argv[0])))
+        else:  # uvloop 0.17 (Debian 12's python3-uvloop, for /usr/bin/python3 3.11)
+            uvloop.install()
+            asyncio.run(main(int(argv[0])))
     else:
         asyncio.run(main(int(argv[0])))

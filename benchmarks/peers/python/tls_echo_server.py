@@ -1,15 +1,12 @@
 # uvloop's echo server over TLS (the streams variant of uvloop's published
 # benchmark server), for benchmarks/peers/tls_echo.sh.
-# usage: tls_echo_server.py PORT CERT KEY   (needs uvloop; 0.17, Debian's
-# python3-uvloop for /usr/bin/python3, has no uvloop.run: install() + asyncio.run)
-import asyncio, socket, ssl, sys
+# usage: tls_echo_server.py PORT CERT KEY   (needs uvloop)
+import asyncio, ssl, sys
 
 import uvloop
 
 
 async def handle(reader, writer):
-    sock = writer.get_extra_info("socket")   # as the kit's echo_server.py
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     while data := await reader.read(102400):
         writer.write(data)
         await writer.drain()
@@ -22,5 +19,8 @@ async def main(port, cert, key):
     server = await asyncio.start_server(handle, '127.0.0.1', port, ssl=ctx, backlog=1024)
     await server.serve_forever()
 
-uvloop.install()
-asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+if hasattr(uvloop, "run"):  # uvloop 0.18+
+    uvloop.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+else:  # uvloop 0.17 (Debian 12's python3-uvloop)
+    uvloop.install()
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
