@@ -72,7 +72,7 @@ if [ "$QUICK" = 1 ]; then
     KIT_ARGS=(--quick)
     MC=(env RUNS=1 SECONDS=2 WARMUP=0.5)
     MR=(env N=20000 RUNS=1)
-    TLS=(env SECONDS=2 WARMUP=0.5)
+    TLS=(env SECONDS=2 WARMUP=0.5 RUNS=1 HS_SECONDS=1)
     UDP=(env SECONDS=2 WARMUP=1 RUNS=1)
     SF=(env SIZE_MIB=128 RUNS=1)
     FD=(env N=20000 RUNS=1)
