@@ -10,6 +10,7 @@
 #include "detail/uv_error.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -155,9 +156,26 @@ struct StreamReaderState {
   /// of `sep` when it is buffered within the limit, else npos (the
   /// coroutine then waits or raises, scan_until()'s way).
   std::size_t chunk_end(std::string_view sep) const noexcept {
-    const std::size_t i = view().find(sep);
+    const std::size_t i = find(view(), sep);
     if (i == std::string_view::npos || i > limit) return std::string_view::npos;
     return i + sep.size();
+  }
+  /// data.find(sep) for a short separator ("\r\n"): memchr for its first
+  /// byte, then a byte loop (no memcmp call per candidate).
+  static std::size_t find(std::string_view data, std::string_view sep) noexcept {
+    const std::size_t len = sep.size();
+    if (data.size() < len) return std::string_view::npos;
+    const char* p = data.data();
+    const char* const last = data.data() + (data.size() - len);  // the last place a match can start
+    while (p <= last) {
+      p = static_cast<const char*>(std::memchr(p, sep[0], static_cast<std::size_t>(last - p) + 1));
+      if (!p) return std::string_view::npos;
+      std::size_t k = 1;
+      while (k < len && p[k] == sep[k]) ++k;
+      if (k == len) return static_cast<std::size_t>(p - data.data());
+      ++p;
+    }
+    return std::string_view::npos;
   }
 };
 
@@ -337,12 +355,10 @@ StreamRead::StreamRead(StreamReaderState* s, Kind kind, std::ptrdiff_t n) noexce
   retain(s_);
 }
 
-StreamRead::StreamRead(StreamReaderState* s, std::span<const std::string_view> seps) : s_(s), kind_(Kind::readuntil) {
+StreamRead::StreamRead(StreamReaderState* s, std::span<const std::string_view> seps)
+    : s_(s), separator_(seps.size() == 1 ? seps.front() : std::string_view()), kind_(Kind::readuntil) {
   retain(s_);
-  if (seps.size() == 1 && !seps.front().empty()) {
-    separator_ = seps.front();
-    return;
-  }
+  if (!separator_.empty()) return;
   // Several separators, or a bad list: the coroutine, made now (the list
   // is copied at the call, as CPython's arguments are bound), is all there
   // is. The separators are checked when the read is awaited, as in CPython.
@@ -369,7 +385,12 @@ StreamRead::StreamRead(StreamRead&& o) noexcept
   retain(s_);
 }
 
-StreamRead::~StreamRead() { release(s_); }
+StreamRead::~StreamRead() {
+  // Destroyed while waiting (its task's frame destroyed): ≙ the finally
+  // of _wait_for_data.
+  if (waiter_ && s_->waiter.state() == waiter_.state()) s_->waiter = {};
+  release(s_);
+}
 
 std::size_t StreamRead::buffered() const noexcept {
   const StreamReaderState& s = *s_;
@@ -379,7 +400,8 @@ std::size_t StreamRead::buffered() const noexcept {
   switch (kind_) {
     case Kind::read:
       if (n_ == 0) return 0;
-      return n_ > 0 && s.size() ? std::min(static_cast<std::size_t>(n_), s.size()) : not_ready;
+      // "" at EOF; read(-1) reads on until EOF: the coroutine's way.
+      return n_ > 0 && (s.size() || s.eof) ? std::min(static_cast<std::size_t>(n_), s.size()) : not_ready;
     case Kind::readexactly:
       return n_ >= 0 && s.size() >= static_cast<std::size_t>(n_) ? static_cast<std::size_t>(n_) : not_ready;
     case Kind::readline:
@@ -394,6 +416,21 @@ std::string StreamRead::take() {
   std::string out = s_->take(ready_);
   s_->maybe_resume_transport();
   return out;
+}
+
+bool StreamRead::begin_read_wait() {
+  if (kind_ != Kind::read || n_ <= 0 || wait_ || s_->exc) return false;
+  waiter_ = s_->begin_wait("read");  // RuntimeError if another read waits
+  return false;
+}
+
+std::string StreamRead::end_read_wait() {
+  const Future<> w = std::move(waiter_);
+  waiter_ = {};
+  if (s_->waiter.state() == w.state()) s_->waiter = {};  // ≙ WaitEnd
+  on_waiter_->await_resume();  // CancelledError, or set_exception()'s
+  ready_ = std::min(static_cast<std::size_t>(n_), s_->size());
+  return take();
 }
 
 Coroutine<std::string> StreamRead::waiting() const {
@@ -662,7 +699,23 @@ bool StreamWriter::can_write_eof() const { return state()->transport->can_write_
 void StreamWriter::close() const { state()->transport->close(); }
 bool StreamWriter::is_closing() const { return state()->transport->is_closing(); }
 Coroutine<> StreamWriter::wait_closed() const { return detail::wait_closed(state()); }
-Coroutine<> StreamWriter::drain() const { return detail::drain(state()); }
+detail::StreamDrain StreamWriter::drain() const { return detail::StreamDrain(state()); }
+
+namespace detail {
+
+bool StreamDrain::ready() const noexcept {
+  // ≙ the checks before each await of StreamWriter.drain().
+  return !(w_->reader && w_->reader->exception()) && !w_->transport->is_closing() && w_->protocol->drain_ready();
+}
+
+Coroutine<> StreamDrain::waiting() const { return detail::drain(w_); }
+
+StreamDrain::operator Coroutine<>() && {
+  if (std::exchange(started_, true)) throw_reused_coroutine();
+  return detail::drain(std::move(w_));
+}
+
+}  // namespace detail
 std::any StreamWriter::get_extra_info(std::string_view name, std::any default_value) const {
   return state()->transport->get_extra_info(name, std::move(default_value));
 }

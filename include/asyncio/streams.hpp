@@ -66,10 +66,14 @@ class [[nodiscard]] StreamRead {
     if (std::exchange(started_, true)) [[unlikely]]
       throw_reused_coroutine();
     ready_ = buffered();
-    return ready_ != not_ready;
+    return ready_ != not_ready || begin_read_wait();
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> parent) {
+    if (waiter_) {
+      on_waiter_.emplace(waiter_.state(), WaitEntry::Nothing{});
+      return on_waiter_->await_suspend(parent);
+    }
     if (!wait_) wait_ = waiting();
     awaiting_.emplace(wait_);
     awaiting_->awaiter.await_ready();
@@ -77,6 +81,7 @@ class [[nodiscard]] StreamRead {
   }
   std::string await_resume() {
     if (ready_ != not_ready) return take();
+    if (waiter_) return end_read_wait();
     return awaiting_->awaiter.await_resume();
   }
   /// The read as a coroutine (not yet awaited).
@@ -88,6 +93,11 @@ class [[nodiscard]] StreamRead {
   /// coroutine (to wait, or to raise).
   std::size_t buffered() const noexcept;
   std::string take();
+  /// read(n > 0) on an empty buffer waits once, then takes what came
+  /// (≙ read's one `await self._wait_for_data('read')`): on the reader's
+  /// waiter future itself, without the coroutine. Returns false (wait).
+  bool begin_read_wait();
+  std::string end_read_wait();
   Coroutine<std::string> waiting() const;
   /// The awaiter of wait_, made in place (it refers to wait_).
   struct Awaiting {
@@ -100,6 +110,8 @@ class [[nodiscard]] StreamRead {
   std::string separator_;         // readuntil() with one separator
   Coroutine<std::string> wait_;   // made at the call for several separators or bad ones
   std::optional<Awaiting> awaiting_;
+  Future<> waiter_;  // read(n)'s wait
+  std::optional<FutureAwaiter<WaitEntry::Nothing>> on_waiter_;
   std::size_t ready_ = not_ready;
   Kind kind_;
   bool started_ = false;
@@ -203,12 +215,62 @@ class FlowControlMixin : public Protocol {
   /// Any number of coroutines may wait. After the connection is lost throws
   /// std::system_error(std::errc::connection_reset) "Connection lost".
   Coroutine<> drain_helper();
+  /// True when drain_helper() would return at once: writing is not paused
+  /// and the connection is not lost (StreamWriter::drain()'s fast path).
+  bool drain_ready() const noexcept { return !flow_.paused() && !flow_.is_lost(); }
 
  private:
   detail::FlowControl flow_;
 };
 
 class StreamWriter;
+
+namespace detail {
+/// What StreamWriter::drain() returns: an operation awaitable once, which
+/// converts to a Coroutine<> (create_task(), wait_for()...). Awaiting it
+/// returns at once, without a coroutine frame, when CPython's drain() would
+/// not await (no reader exception, the transport not closing, writing not
+/// paused, the connection not lost); otherwise it awaits drain()'s
+/// coroutine in the awaiting task.
+class [[nodiscard]] StreamDrain {
+ public:
+  using coroutine_type = Coroutine<>;
+  explicit StreamDrain(std::shared_ptr<StreamWriterState> w) noexcept : w_(std::move(w)) {}
+  StreamDrain(StreamDrain&& o) noexcept : w_(std::move(o.w_)), started_(o.started_) {}
+  StreamDrain& operator=(StreamDrain&&) = delete;
+
+  bool await_ready() {
+    if (std::exchange(started_, true)) [[unlikely]]
+      throw_reused_coroutine();
+    return ready();
+  }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> parent) {
+    wait_ = waiting();
+    awaiting_.emplace(wait_);
+    awaiting_->awaiter.await_ready();
+    return awaiting_->awaiter.await_suspend(parent);
+  }
+  void await_resume() {
+    if (awaiting_) awaiting_->awaiter.await_resume();
+  }
+  /// The drain as a coroutine (not yet awaited).
+  operator Coroutine<>() &&;
+
+ private:
+  bool ready() const noexcept;
+  Coroutine<> waiting() const;
+  struct Awaiting {
+    explicit Awaiting(Coroutine<>& c) noexcept : awaiter(c.operator co_await()) {}
+    CoroutineAwaiter<void> awaiter;
+  };
+
+  std::shared_ptr<StreamWriterState> w_;
+  Coroutine<> wait_;
+  std::optional<Awaiting> awaiting_;
+  bool started_ = false;
+};
+}  // namespace detail
 
 /// What start_server() calls for each connection: a callable taking
 /// `(StreamReader, StreamWriter)` that returns a Coroutine<> (run as a
@@ -284,8 +346,10 @@ class StreamWriter {
   /// Waits until it is appropriate to write more (the write buffer under
   /// its high-water mark). Throws the reader's exception if one is set;
   /// after the connection is lost, std::system_error with
-  /// std::errc::connection_reset, "Connection lost". Cancellable.
-  Coroutine<> drain() const;
+  /// std::errc::connection_reset, "Connection lost". Cancellable. Gives
+  /// an operation (no coroutine frame when there is nothing to wait for),
+  /// which converts to Coroutine<>.
+  detail::StreamDrain drain() const;
   /// The transport's get_extra_info().
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const;
   /// Upgrades the connection to TLS (≙ StreamWriter.start_tls, STARTTLS):
