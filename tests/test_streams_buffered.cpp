@@ -427,3 +427,24 @@ Coroutine<> drain_no_yield(net_test::NetLoop&) {
 }  // namespace
 
 TEST(StreamsBuffered, DrainWithNothingToWaitFor) { run_net(drain_no_yield); }
+
+TEST(StreamsBuffered, ReadWaitDestroyedWithItsTask) {
+  // A task suspended in read(n)'s wait, destroyed with its loop: the
+  // operation, in the task's frame, clears the reader's waiter (≙ the
+  // finally of _wait_for_data), so a later read does not see "already
+  // waiting".
+  StreamReader r;
+  {
+    TestLoop t;
+    Task<std::string> task = t.loop.create_task(read_n(r, 5));
+    t.run_briefly();
+    EXPECT_EQ(r.repr(), "<StreamReader waiter=<Future pending>>");
+    task = {};
+    t.loop.close();
+    EXPECT_FALSE(t.log.calls.empty());  // "Task was destroyed but it is pending!"
+  }
+  EXPECT_EQ(r.repr(), "<StreamReader>");
+  TestLoop t2;
+  r.feed_data("abc");
+  EXPECT_EQ(t2.loop.run_until_complete(read_n(r, 5)), "abc");
+}
