@@ -418,10 +418,10 @@ std::string StreamRead::take() {
   return out;
 }
 
-bool StreamRead::begin_read_wait() {
-  if (kind_ != Kind::read || n_ <= 0 || wait_ || s_->exc) return false;
+void StreamRead::begin_read_wait() {
+  // read(n > 0) found neither data nor EOF (buffered() said so).
+  if (kind_ != Kind::read || n_ <= 0 || wait_ || s_->exc) return;
   waiter_ = s_->begin_wait("read");  // RuntimeError if another read waits
-  return false;
 }
 
 std::string StreamRead::end_read_wait() {

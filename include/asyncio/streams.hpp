@@ -66,7 +66,9 @@ class [[nodiscard]] StreamRead {
     if (std::exchange(started_, true)) [[unlikely]]
       throw_reused_coroutine();
     ready_ = buffered();
-    return ready_ != not_ready || begin_read_wait();
+    if (ready_ != not_ready) return true;
+    begin_read_wait();
+    return false;
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> parent) {
@@ -95,8 +97,9 @@ class [[nodiscard]] StreamRead {
   std::string take();
   /// read(n > 0) on an empty buffer waits once, then takes what came
   /// (≙ read's one `await self._wait_for_data('read')`): on the reader's
-  /// waiter future itself, without the coroutine. Returns false (wait).
-  bool begin_read_wait();
+  /// waiter future itself, without the coroutine (other reads that must
+  /// wait run their coroutine).
+  void begin_read_wait();
   std::string end_read_wait();
   Coroutine<std::string> waiting() const;
   /// The awaiter of wait_, made in place (it refers to wait_).
