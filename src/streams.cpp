@@ -10,6 +10,7 @@
 #include "detail/uv_error.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -120,7 +121,7 @@ struct StreamReaderState {
   /// The readuntil scan (≙ StreamReader.readuntil's loop body): the chunk
   /// when a separator is buffered; nullopt to wait for more. `offset` is
   /// kept across waits (bytes known to hold no separator start).
-  std::optional<std::string> scan_until(const std::vector<std::string>& seps, std::ptrdiff_t& offset) {
+  std::optional<std::string> scan_until(std::span<const std::string> seps, std::ptrdiff_t& offset) {
     const std::ptrdiff_t min_len = static_cast<std::ptrdiff_t>(seps.front().size());
     const std::ptrdiff_t max_len = static_cast<std::ptrdiff_t>(seps.back().size());
     const std::ptrdiff_t buflen = static_cast<std::ptrdiff_t>(size());
@@ -149,6 +150,32 @@ struct StreamReaderState {
     // A complete separator may have come with the EOF: checked above first.
     if (eof) throw IncompleteReadError(take_all(), std::nullopt);
     return std::nullopt;
+  }
+
+  /// The fast path of readuntil(): the length of the chunk up to the end
+  /// of `sep` when it is buffered within the limit, else npos (the
+  /// coroutine then waits or raises, scan_until()'s way).
+  std::size_t chunk_end(std::string_view sep) const noexcept {
+    const std::size_t i = find(view(), sep);
+    if (i == std::string_view::npos || i > limit) return std::string_view::npos;
+    return i + sep.size();
+  }
+  /// data.find(sep) for a short separator ("\r\n"): memchr for its first
+  /// byte, then a byte loop (no memcmp call per candidate).
+  static std::size_t find(std::string_view data, std::string_view sep) noexcept {
+    const std::size_t len = sep.size();
+    if (data.size() < len) return std::string_view::npos;
+    const char* p = data.data();
+    const char* const last = data.data() + (data.size() - len);  // the last place a match can start
+    while (p <= last) {
+      p = static_cast<const char*>(std::memchr(p, sep[0], static_cast<std::size_t>(last - p) + 1));
+      if (!p) return std::string_view::npos;
+      std::size_t k = 1;
+      while (k < len && p[k] == sep[k]) ++k;
+      if (k == len) return static_cast<std::size_t>(p - data.data());
+      ++p;
+    }
+    return std::string_view::npos;
   }
 };
 
@@ -236,7 +263,10 @@ Coroutine<std::string> raise_on_await(std::exception_ptr e) {
   co_return std::string();
 }
 
-Coroutine<std::string> readuntil(ReaderRef s, std::vector<std::string> seps) {
+/// `one` is the separator when there is one (no vector then); `many` the
+/// sorted separators otherwise.
+Coroutine<std::string> readuntil(ReaderRef s, std::string one, std::vector<std::string> many) {
+  const std::span<const std::string> seps = many.empty() ? std::span<const std::string>(&one, 1) : many;
   check_exception(*s);
   std::ptrdiff_t offset = 0;
   for (;;) {
@@ -248,12 +278,12 @@ Coroutine<std::string> readuntil(ReaderRef s, std::vector<std::string> seps) {
 }
 
 Coroutine<std::string> readline(ReaderRef s) {
-  static const std::vector<std::string> newline{"\n"};
+  static const std::string newline = "\n";
   check_exception(*s);
   std::ptrdiff_t offset = 0;
   for (;;) {
     try {
-      if (std::optional<std::string> line = s->scan_until(newline, offset)) co_return std::move(*line);
+      if (std::optional<std::string> line = s->scan_until({&newline, 1}, offset)) co_return std::move(*line);
     } catch (IncompleteReadError& e) {
       co_return std::move(e.partial);
     } catch (const LimitOverrunError& e) {
@@ -305,26 +335,126 @@ std::size_t checked_limit(std::ptrdiff_t limit) {
 
 StreamReader::StreamReader(std::ptrdiff_t limit) : s_(new detail::StreamReaderState(checked_limit(limit))) {}
 
-Coroutine<std::string> StreamReader::read(std::ptrdiff_t n) const { return detail::read(detail::ReaderRef(s_), n); }
-Coroutine<std::string> StreamReader::readline() const { return detail::readline(detail::ReaderRef(s_)); }
-Coroutine<std::string> StreamReader::readuntil(std::string_view separator) const {
+detail::StreamRead StreamReader::read(std::ptrdiff_t n) const { return {s_, detail::StreamRead::Kind::read, n}; }
+detail::StreamRead StreamReader::readline() const { return {s_, detail::StreamRead::Kind::readline, 0}; }
+detail::StreamRead StreamReader::readuntil(std::string_view separator) const {
   return readuntil(std::span<const std::string_view>(&separator, 1));
 }
-Coroutine<std::string> StreamReader::readuntil(std::span<const std::string_view> separators) const {
-  // The separators are checked when the read is awaited, as in CPython.
-  std::vector<std::string> seps;
+detail::StreamRead StreamReader::readuntil(std::span<const std::string_view> separators) const {
+  return {s_, separators};
+}
+detail::StreamRead StreamReader::readexactly(std::ptrdiff_t n) const {
+  return {s_, detail::StreamRead::Kind::readexactly, n};
+}
+
+// ---- StreamRead ----------------------------------------------------------------
+
+namespace detail {
+
+StreamRead::StreamRead(StreamReaderState* s, Kind kind, std::ptrdiff_t n) noexcept : s_(s), n_(n), kind_(kind) {
+  retain(s_);
+}
+
+StreamRead::StreamRead(StreamReaderState* s, std::span<const std::string_view> seps)
+    : s_(s), separator_(seps.size() == 1 ? seps.front() : std::string_view()), kind_(Kind::readuntil) {
+  retain(s_);
+  if (!separator_.empty()) return;
+  // Several separators, or a bad list: the coroutine, made now (the list
+  // is copied at the call, as CPython's arguments are bound), is all there
+  // is. The separators are checked when the read is awaited, as in CPython.
+  std::vector<std::string> sorted;
   std::exception_ptr error;
   try {
-    seps = detail::separators(separators);
+    sorted = separators(seps);
   } catch (...) {
     error = std::current_exception();
   }
-  if (error) return detail::raise_on_await(error);
-  return detail::readuntil(detail::ReaderRef(s_), std::move(seps));
+  if (error)
+    wait_ = raise_on_await(error);
+  else
+    wait_ = detail::readuntil(ReaderRef(s_), std::string(), std::move(sorted));
 }
-Coroutine<std::string> StreamReader::readexactly(std::ptrdiff_t n) const {
-  return detail::readexactly(detail::ReaderRef(s_), n);
+
+StreamRead::StreamRead(StreamRead&& o) noexcept
+    : s_(o.s_),
+      n_(o.n_),
+      separator_(std::move(o.separator_)),
+      wait_(std::move(o.wait_)),
+      kind_(o.kind_),
+      started_(o.started_) {
+  retain(s_);
 }
+
+StreamRead::~StreamRead() {
+  // Destroyed while waiting (its task's frame destroyed): ≙ the finally
+  // of _wait_for_data.
+  if (waiter_ && s_->waiter.state() == waiter_.state()) s_->waiter = {};
+  release(s_);
+}
+
+std::size_t StreamRead::buffered() const noexcept {
+  const StreamReaderState& s = *s_;
+  // An exception to raise, several separators, a bad argument: the
+  // coroutine's way.
+  if (s.exc || wait_) return not_ready;
+  switch (kind_) {
+    case Kind::read:
+      if (n_ == 0) return 0;
+      // "" at EOF; read(-1) reads on until EOF: the coroutine's way.
+      return n_ > 0 && (s.size() || s.eof) ? std::min(static_cast<std::size_t>(n_), s.size()) : not_ready;
+    case Kind::readexactly:
+      return n_ >= 0 && s.size() >= static_cast<std::size_t>(n_) ? static_cast<std::size_t>(n_) : not_ready;
+    case Kind::readline:
+      return s.chunk_end("\n");
+    case Kind::readuntil:
+      return s.chunk_end(separator_);
+  }
+  return not_ready;
+}
+
+std::string StreamRead::take() {
+  std::string out = s_->take(ready_);
+  s_->maybe_resume_transport();
+  return out;
+}
+
+void StreamRead::begin_read_wait() {
+  // read(n > 0) found neither data nor EOF (buffered() said so).
+  if (kind_ != Kind::read || n_ <= 0 || wait_ || s_->exc) return;
+  waiter_ = s_->begin_wait("read");  // RuntimeError if another read waits
+}
+
+std::string StreamRead::end_read_wait() {
+  const Future<> w = std::move(waiter_);
+  waiter_ = {};
+  if (s_->waiter.state() == w.state()) s_->waiter = {};  // ≙ WaitEnd
+  on_waiter_->await_resume();  // CancelledError, or set_exception()'s
+  ready_ = std::min(static_cast<std::size_t>(n_), s_->size());
+  return take();
+}
+
+Coroutine<std::string> StreamRead::waiting() const {
+  switch (kind_) {
+    case Kind::read:
+      return detail::read(ReaderRef(s_), n_);
+    case Kind::readexactly:
+      return detail::readexactly(ReaderRef(s_), n_);
+    case Kind::readline:
+      return detail::readline(ReaderRef(s_));
+    case Kind::readuntil:
+      break;
+  }
+  return detail::readuntil(ReaderRef(s_), separator_, {});
+}
+
+StreamRead::operator Coroutine<std::string>() && {
+  if (started_) throw_reused_coroutine();
+  started_ = true;
+  if (wait_) return std::move(wait_);
+  return waiting();
+}
+
+}  // namespace detail
 
 bool StreamReader::at_eof() const noexcept { return s_->eof && s_->size() == 0; }
 std::exception_ptr StreamReader::exception() const noexcept { return s_->exc; }
@@ -569,7 +699,23 @@ bool StreamWriter::can_write_eof() const { return state()->transport->can_write_
 void StreamWriter::close() const { state()->transport->close(); }
 bool StreamWriter::is_closing() const { return state()->transport->is_closing(); }
 Coroutine<> StreamWriter::wait_closed() const { return detail::wait_closed(state()); }
-Coroutine<> StreamWriter::drain() const { return detail::drain(state()); }
+detail::StreamDrain StreamWriter::drain() const { return detail::StreamDrain(state()); }
+
+namespace detail {
+
+bool StreamDrain::ready() const noexcept {
+  // ≙ the checks before each await of StreamWriter.drain().
+  return !(w_->reader && w_->reader->exception()) && !w_->transport->is_closing() && w_->protocol->drain_ready();
+}
+
+Coroutine<> StreamDrain::waiting() const { return detail::drain(w_); }
+
+StreamDrain::operator Coroutine<>() && {
+  if (std::exchange(started_, true)) throw_reused_coroutine();
+  return detail::drain(std::move(w_));
+}
+
+}  // namespace detail
 std::any StreamWriter::get_extra_info(std::string_view name, std::any default_value) const {
   return state()->transport->get_extra_info(name, std::move(default_value));
 }

@@ -179,6 +179,14 @@ class EventLoop {
                       std::source_location where = std::source_location::current()) {
     return create_task(std::move(coro), std::string(), context, where);
   }
+  /// create_task(q.get()), create_task(reader.readline()): an awaitable
+  /// operation that converts to a Coroutine, as a task of this loop.
+  template <class A>
+    requires detail::CoroutineOperation<A>
+  Task<typename detail::coroutine_of_t<A>::value_type> create_task(
+      A&& op, std::string name = {}, std::source_location where = std::source_location::current()) {
+    return create_task(detail::to_coroutine(std::forward<A>(op)), std::move(name), where);
+  }
   /// create_task without moving the name around (the hot path).
   template <class T>
   Task<T> start_task(Coroutine<T>&& coro, std::string& name,
@@ -265,6 +273,12 @@ class EventLoop {
   /// Runs `coro` as a task; returns its value (moved out).
   template <class T>
   T run_until_complete(Coroutine<T> coro);
+  /// Runs an awaitable operation (a queue's get(), a stream read) as a task.
+  template <class A>
+    requires detail::CoroutineOperation<A>
+  typename detail::coroutine_of_t<A>::value_type run_until_complete(A&& op) {
+    return run_until_complete(detail::to_coroutine(std::forward<A>(op)));
+  }
   /// Runs passes until stop() is called.
   void run_forever();
   /// Makes run_forever() return after the current pass.

@@ -148,6 +148,14 @@ Future<T> shield(Coroutine<T> aw) {
   return f;
 }
 
+/// shield() of an awaitable operation (a stream read, a queue's get()): as
+/// shield() of the coroutine it converts to.
+template <class A>
+  requires detail::CoroutineOperation<A>
+Future<typename detail::coroutine_of_t<A>::value_type> shield(A&& aw) {
+  return shield(detail::to_coroutine(std::forward<A>(aw)));
+}
+
 }  // namespace asyncio
 
 #endif  // ASYNCIO_SHIELD_HPP

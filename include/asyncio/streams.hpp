@@ -37,6 +37,88 @@ struct StreamWriterState;
 /// thread, and a read copies the handle into its frame).
 void retain(StreamReaderState* s) noexcept;
 void release(StreamReaderState* s) noexcept;
+
+/// What StreamReader's reads return: an operation awaitable once
+/// (≙ awaiting the coroutine `reader.readuntil(...)` makes), which converts
+/// to a Coroutine<std::string> for create_task(), gather(), wait_for()...
+///
+/// Awaiting it first looks at the buffer: when what the read needs is there
+/// (and no exception is set), it is taken at once, without a coroutine
+/// frame, a copy of the separator list or a second search, and without a
+/// suspension, as CPython's reads only await `_wait_for_data()` when the
+/// buffer lacks the data. Otherwise the read's coroutine is awaited inside
+/// the awaiting task (design-notes.md, "Networking"). The operation holds a
+/// counted reference to the reader and its own copy of the separator.
+class [[nodiscard]] StreamRead {
+ public:
+  using coroutine_type = Coroutine<std::string>;
+  enum class Kind : unsigned char { read, readexactly, readline, readuntil };
+
+  /// read(n), readexactly(n), readline().
+  StreamRead(StreamReaderState* s, Kind kind, std::ptrdiff_t n) noexcept;
+  /// readuntil(separators).
+  StreamRead(StreamReaderState* s, std::span<const std::string_view> separators);
+  StreamRead(StreamRead&& o) noexcept;
+  StreamRead& operator=(StreamRead&&) = delete;
+  ~StreamRead();
+
+  bool await_ready() {
+    if (std::exchange(started_, true)) [[unlikely]]
+      throw_reused_coroutine();
+    ready_ = buffered();
+    if (ready_ != not_ready) return true;
+    begin_read_wait();
+    return false;
+  }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> parent) {
+    if (waiter_) {
+      on_waiter_.emplace(waiter_.state(), WaitEntry::Nothing{});
+      return on_waiter_->await_suspend(parent);
+    }
+    if (!wait_) wait_ = waiting();
+    awaiting_.emplace(wait_);
+    awaiting_->awaiter.await_ready();
+    return awaiting_->awaiter.await_suspend(parent);
+  }
+  std::string await_resume() {
+    if (ready_ != not_ready) return take();
+    if (waiter_) return end_read_wait();
+    return awaiting_->awaiter.await_resume();
+  }
+  /// The read as a coroutine (not yet awaited).
+  operator Coroutine<std::string>() &&;
+
+ private:
+  static constexpr std::size_t not_ready = static_cast<std::size_t>(-1);
+  /// The bytes to take now, or not_ready when the read must run its
+  /// coroutine (to wait, or to raise).
+  std::size_t buffered() const noexcept;
+  std::string take();
+  /// read(n > 0) on an empty buffer waits once, then takes what came
+  /// (≙ read's one `await self._wait_for_data('read')`): on the reader's
+  /// waiter future itself, without the coroutine (other reads that must
+  /// wait run their coroutine).
+  void begin_read_wait();
+  std::string end_read_wait();
+  Coroutine<std::string> waiting() const;
+  /// The awaiter of wait_, made in place (it refers to wait_).
+  struct Awaiting {
+    explicit Awaiting(Coroutine<std::string>& c) noexcept : awaiter(c.operator co_await()) {}
+    CoroutineAwaiter<std::string> awaiter;
+  };
+
+  StreamReaderState* s_;
+  std::ptrdiff_t n_ = 0;
+  std::string separator_;         // readuntil() with one separator
+  Coroutine<std::string> wait_;   // made at the call for several separators or bad ones
+  std::optional<Awaiting> awaiting_;
+  Future<> waiter_;  // read(n)'s wait
+  std::optional<FutureAwaiter<WaitEntry::Nothing>> on_waiter_;
+  std::size_t ready_ = not_ready;
+  Kind kind_;
+  bool started_ = false;
+};
 }  // namespace detail
 
 /// A buffered byte stream read by coroutines (≙ asyncio.StreamReader). A
@@ -66,29 +148,34 @@ class StreamReader {
   /// Reads up to `n` bytes: `n == 0` gives "" at once; `n < 0` reads until
   /// EOF; otherwise waits for at least one byte (or EOF) and returns at
   /// most `n`. "" at EOF. Not bounded by the limit.
-  Coroutine<std::string> read(std::ptrdiff_t n = -1) const;
+  ///
+  /// Every read returns a detail::StreamRead: `co_await` it (taken from the
+  /// buffer without a coroutine frame or a suspension when the data is
+  /// there), or pass it where a Coroutine<std::string> goes
+  /// (create_task(), gather(), wait_for(), run_until_complete()...).
+  detail::StreamRead read(std::ptrdiff_t n = -1) const;
   /// Reads a line, up to and including "\n". At EOF gives the partial line
   /// ("" if none). A line longer than the limit throws
   /// std::invalid_argument (LimitOverrunError's message); the line is
   /// dropped from the buffer if its "\n" arrived, else the buffer is
   /// cleared.
-  Coroutine<std::string> readline() const;
+  detail::StreamRead readline() const;
   /// Reads up to and including `separator`. EOF first throws
   /// IncompleteReadError(partial, nullopt) and clears the buffer; data over
   /// the limit throws LimitOverrunError and stays buffered. Throws
   /// std::invalid_argument("Separator should be at least one-byte string").
-  Coroutine<std::string> readuntil(std::string_view separator = "\n") const;
+  detail::StreamRead readuntil(std::string_view separator = "\n") const;
   /// 3.13: the shortest data that ends with any of `separators`.
   /// std::invalid_argument("Separator should contain at least one
   /// element") when there is none.
-  Coroutine<std::string> readuntil(std::span<const std::string_view> separators) const;
-  Coroutine<std::string> readuntil(std::initializer_list<std::string_view> separators) const {
+  detail::StreamRead readuntil(std::span<const std::string_view> separators) const;
+  detail::StreamRead readuntil(std::initializer_list<std::string_view> separators) const {
     return readuntil(std::span<const std::string_view>(separators.begin(), separators.size()));
   }
   /// Reads exactly `n` bytes; EOF first throws IncompleteReadError(partial,
   /// n) and clears the buffer. Not bounded by the limit. Throws
   /// std::invalid_argument("readexactly size can not be less than zero").
-  Coroutine<std::string> readexactly(std::ptrdiff_t n) const;
+  detail::StreamRead readexactly(std::ptrdiff_t n) const;
 
   /// True when feed_eof() was called and the buffer is empty.
   bool at_eof() const noexcept;
@@ -131,12 +218,62 @@ class FlowControlMixin : public Protocol {
   /// Any number of coroutines may wait. After the connection is lost throws
   /// std::system_error(std::errc::connection_reset) "Connection lost".
   Coroutine<> drain_helper();
+  /// True when drain_helper() would return at once: writing is not paused
+  /// and the connection is not lost (StreamWriter::drain()'s fast path).
+  bool drain_ready() const noexcept { return !flow_.paused() && !flow_.is_lost(); }
 
  private:
   detail::FlowControl flow_;
 };
 
 class StreamWriter;
+
+namespace detail {
+/// What StreamWriter::drain() returns: an operation awaitable once, which
+/// converts to a Coroutine<> (create_task(), wait_for()...). Awaiting it
+/// returns at once, without a coroutine frame, when CPython's drain() would
+/// not await (no reader exception, the transport not closing, writing not
+/// paused, the connection not lost); otherwise it awaits drain()'s
+/// coroutine in the awaiting task.
+class [[nodiscard]] StreamDrain {
+ public:
+  using coroutine_type = Coroutine<>;
+  explicit StreamDrain(std::shared_ptr<StreamWriterState> w) noexcept : w_(std::move(w)) {}
+  StreamDrain(StreamDrain&& o) noexcept : w_(std::move(o.w_)), started_(o.started_) {}
+  StreamDrain& operator=(StreamDrain&&) = delete;
+
+  bool await_ready() {
+    if (std::exchange(started_, true)) [[unlikely]]
+      throw_reused_coroutine();
+    return ready();
+  }
+  template <class P>
+  bool await_suspend(std::coroutine_handle<P> parent) {
+    wait_ = waiting();
+    awaiting_.emplace(wait_);
+    awaiting_->awaiter.await_ready();
+    return awaiting_->awaiter.await_suspend(parent);
+  }
+  void await_resume() {
+    if (awaiting_) awaiting_->awaiter.await_resume();
+  }
+  /// The drain as a coroutine (not yet awaited).
+  operator Coroutine<>() &&;
+
+ private:
+  bool ready() const noexcept;
+  Coroutine<> waiting() const;
+  struct Awaiting {
+    explicit Awaiting(Coroutine<>& c) noexcept : awaiter(c.operator co_await()) {}
+    CoroutineAwaiter<void> awaiter;
+  };
+
+  std::shared_ptr<StreamWriterState> w_;
+  Coroutine<> wait_;
+  std::optional<Awaiting> awaiting_;
+  bool started_ = false;
+};
+}  // namespace detail
 
 /// What start_server() calls for each connection: a callable taking
 /// `(StreamReader, StreamWriter)` that returns a Coroutine<> (run as a
@@ -212,8 +349,10 @@ class StreamWriter {
   /// Waits until it is appropriate to write more (the write buffer under
   /// its high-water mark). Throws the reader's exception if one is set;
   /// after the connection is lost, std::system_error with
-  /// std::errc::connection_reset, "Connection lost". Cancellable.
-  Coroutine<> drain() const;
+  /// std::errc::connection_reset, "Connection lost". Cancellable. Gives
+  /// an operation (no coroutine frame when there is nothing to wait for),
+  /// which converts to Coroutine<>.
+  detail::StreamDrain drain() const;
   /// The transport's get_extra_info().
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const;
   /// Upgrades the connection to TLS (≙ StreamWriter.start_tls, STARTTLS):

@@ -188,6 +188,15 @@ Coroutine<T> wait_for(Coroutine<T> aw, std::optional<double> timeout) {
   co_return co_await asyncio::timeout(timeout, [&aw] { return std::move(aw); });
 }
 
+/// wait_for() on an awaitable operation that converts to a Coroutine
+/// (`wait_for(reader.readline(), 5.0)`, `wait_for(q.get(), 1.0)`): as on
+/// that coroutine.
+template <class A>
+  requires detail::CoroutineOperation<A>
+Coroutine<typename detail::coroutine_of_t<A>::value_type> wait_for(A&& aw, std::optional<double> timeout) {
+  return wait_for(detail::to_coroutine(std::forward<A>(aw)), timeout);
+}
+
 /// wait_for() on a task: the task is cancelled on timeout.
 template <class T>
 Coroutine<T> wait_for(Task<T> aw, std::optional<double> timeout) {
