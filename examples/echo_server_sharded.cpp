@@ -7,7 +7,8 @@
 //
 // usage: echo_server_sharded
 //            a self-test: 2 loops on an ephemeral port; 16 clients (on loop 0)
-//            echo 100 messages each, then every loop stops (exits by itself)
+//            echo 100 messages each, then every loop stops (exits 0 when
+//            every message came back whole, else 1)
 //        echo_server_sharded [--loops N] PORT
 //            serves 127.0.0.1:PORT on N loops (default: one per core) until
 //            SIGINT or SIGTERM, then prints on stderr how many connections
@@ -44,6 +45,7 @@ struct Shard {
 std::vector<std::unique_ptr<Shard>> shards;
 std::atomic<int> bound_port{0};  // the port shard 0 was given (PORT 0)
 std::atomic<int> listening{0};
+std::atomic<bool> self_test_passed{false};  // every message of the self-test echoed
 thread_local Shard* this_shard = nullptr;
 
 asyncio::Coroutine<> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
@@ -90,6 +92,7 @@ asyncio::Coroutine<> self_test(int port, asyncio::LoopGroup& group) {
   for (auto& t : clients) echoed += co_await t;
   std::printf("%d clients, %d of %d messages echoed by %zu loops\n", kClients, echoed, kClients * kMessages,
               group.size());
+  self_test_passed = echoed == kClients * kMessages;
   for (std::size_t i = 1; i < group.size(); ++i) co_await group.submit(i, stop_shard(static_cast<int>(i)));
   this_shard->stop.set();
 }
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server_sharded: %s\n", e.what());
     status = 1;
   }
+  if (test && !self_test_passed) status = 1;
   if (!test) {
     std::fprintf(stderr, "echo_server_sharded: connections per loop:");
     for (const auto& s : shards) std::fprintf(stderr, " %d", s->connections.load());
