@@ -66,16 +66,25 @@ struct GaiRequest {
 };
 
 
-/// Owns a thread-pool request (getaddrinfo, getnameinfo) while its
-/// coroutine waits: frees it once its callback has run, or cancels it and
-/// leaves the freeing to the callback, which sees `abandoned`.
+/// A thread-pool request (getaddrinfo, getnameinfo), owned while its
+/// coroutine waits: made and started by `start(req)` (the uv_*() call; its
+/// error is thrown), then freed once its callback has run, or cancelled
+/// with the freeing left to the callback, which sees `abandoned`.
 template <class Request>
-struct PoolRequestGuard {
+struct PoolRequest {
   Request* req;
-  explicit PoolRequestGuard(Request* r) noexcept : req(r) {}
-  PoolRequestGuard(const PoolRequestGuard&) = delete;
-  PoolRequestGuard& operator=(const PoolRequestGuard&) = delete;
-  ~PoolRequestGuard() {
+  template <class Start>
+  PoolRequest(EventLoop& loop, Start start) : req(new Request) {
+    req->req.data = req;
+    req->done = loop.create_future<int>();
+    if (const int rc = start(req); rc < 0) {
+      delete req;
+      throw_os_error(rc);
+    }
+  }
+  PoolRequest(const PoolRequest&) = delete;
+  PoolRequest& operator=(const PoolRequest&) = delete;
+  ~PoolRequest() {
     if (req->completed) {
       delete req;
     } else {
@@ -113,21 +122,15 @@ Coroutine<std::vector<Resolved>> resolve(EventLoop& loop, std::string host, int 
   hints.ai_socktype = o.type;
   hints.ai_protocol = o.proto;
   hints.ai_flags = o.flags;
-  auto* req = new GaiRequest;
-  req->req.data = req;
-  req->done = loop.create_future<int>();
   const std::string service = std::to_string(checked);
-  int rc = uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
+  PoolRequest<GaiRequest> request(loop, [&](GaiRequest* req) {
+    return uv_getaddrinfo(uv_loop_of(loop), &req->req, &GaiRequest::on_done, host.empty() ? nullptr : host.c_str(),
                           service.c_str(), &hints);
-  if (rc < 0) {
-    delete req;
-    throw_os_error(rc);
-  }
-  PoolRequestGuard<GaiRequest> release{req};
-  Future<int> done = req->done;
+  });
+  Future<int> done = request.req->done;
   int status = co_await done;
   if (status < 0) throw_os_error(status);
-  for (addrinfo* ai = req->result; ai; ai = ai->ai_next) {
+  for (addrinfo* ai = request.req->result; ai; ai = ai->ai_next) {
     Resolved x;
     std::memcpy(&x.addr, ai->ai_addr, std::min<std::size_t>(ai->ai_addrlen, sizeof x.addr));
     x.len = static_cast<socklen_t>(ai->ai_addrlen);
@@ -635,20 +638,14 @@ Coroutine<std::pair<std::string, std::string>> lookup_nameinfo(EventLoop& loop, 
     in6->sin6_flowinfo = htonl(address.flowinfo);
     if (address.scope_id) in6->sin6_scope_id = address.scope_id;
   }
-  auto* req = new NameInfoRequest;
-  req->req.data = req;
-  req->done = loop.create_future<int>();
-  if (int rc = uv_getnameinfo(uv_loop_of(loop), &req->req, &NameInfoRequest::on_done,
-                              reinterpret_cast<const sockaddr*>(&sa), flags);
-      rc < 0) {
-    delete req;
-    throw_os_error(rc);
-  }
-  PoolRequestGuard<NameInfoRequest> release{req};
-  Future<int> done = req->done;
+  PoolRequest<NameInfoRequest> request(loop, [&](NameInfoRequest* req) {
+    return uv_getnameinfo(uv_loop_of(loop), &req->req, &NameInfoRequest::on_done,
+                          reinterpret_cast<const sockaddr*>(&sa), flags);
+  });
+  Future<int> done = request.req->done;
   int status = co_await done;
   if (status < 0) throw_os_error(status);
-  co_return std::move(req->result);
+  co_return std::move(request.req->result);
 }
 
 Coroutine<std::vector<AddrInfo>> lookup_addrinfo(EventLoop& loop, std::string host, int port, AddrInfoOptions o) {
