@@ -178,8 +178,18 @@ SSLProtocol::SSLProtocol(EventLoop& loop, std::shared_ptr<Protocol> app, TlsPara
 SSLProtocol::~SSLProtocol() {
   // An SSLObject may outlive the connection: its BIO must not reach us.
   if (BIO* bio = SSL_get_rbio(conn_->ssl)) BIO_set_data(bio, nullptr);
+  cancel_timers();
+}
+
+void SSLProtocol::cancel_timers() noexcept {
   handshake_timer_.cancel();
   shutdown_timer_.cancel();
+}
+
+std::function<void()> SSLProtocol::if_alive(void (SSLProtocol::*step)()) {
+  return [self = weak_from_this(), step] {
+    if (auto p = self.lock()) (static_cast<SSLProtocol&>(*p).*step)();
+  };
 }
 
 void SSLProtocol::set_app_protocol(std::shared_ptr<Protocol> p) noexcept {
@@ -246,15 +256,13 @@ void SSLProtocol::connection_lost(std::exception_ptr exc) {
   app_.reset();
   app_buffered_ = nullptr;
   wakeup_waiter(exc);
-  shutdown_timer_.cancel();
-  handshake_timer_.cancel();
+  cancel_timers();
 }
 
 void SSLProtocol::drop_for_loop_shutdown() noexcept {
   state_ = State::UNWRAPPED;
   app_closed_ = true;
-  handshake_timer_.cancel();
-  shutdown_timer_.cancel();
+  cancel_timers();
   std::shared_ptr<Protocol> app = std::move(app_);
   app_buffered_ = nullptr;
   std::shared_ptr<Transport> raw = std::move(transport_);
@@ -337,10 +345,7 @@ void SSLProtocol::resume_writing() {
 
 void SSLProtocol::start_handshake() {
   set_state(State::DO_HANDSHAKE);
-  std::weak_ptr<Transport> self = weak_from_this();
-  handshake_timer_ = loop().call_later(params_.handshake_timeout, [self] {
-    if (auto p = self.lock()) static_cast<SSLProtocol&>(*p).check_handshake_timeout();
-  });
+  handshake_timer_ = loop().call_later(params_.handshake_timeout, if_alive(&SSLProtocol::check_handshake_timeout));
   do_handshake();
 }
 
@@ -403,10 +408,7 @@ void SSLProtocol::start_shutdown() {
   app_closed_ = true;
   if (state_ == State::DO_HANDSHAKE) return abort_raw(nullptr);
   set_state(State::FLUSHING);
-  std::weak_ptr<Transport> self = weak_from_this();
-  shutdown_timer_ = loop().call_later(params_.shutdown_timeout, [self] {
-    if (auto p = self.lock()) static_cast<SSLProtocol&>(*p).check_shutdown_timeout();
-  });
+  shutdown_timer_ = loop().call_later(params_.shutdown_timeout, if_alive(&SSLProtocol::check_shutdown_timeout));
   do_flush();
 }
 
@@ -638,10 +640,7 @@ void SSLProtocol::do_read_buffered() {
   }
   if (offset == buf.size()) {
     // Full: the rest on the next pass (≙ call_soon(self._do_read)).
-    std::weak_ptr<Transport> self = weak_from_this();
-    loop().call_soon([self] {
-      if (auto p = self.lock()) static_cast<SSLProtocol&>(*p).do_read();
-    });
+    loop().call_soon(if_alive(&SSLProtocol::do_read));
   }
   if (offset > 0) app_buffered_->buffer_updated(offset);
   if (eof) {

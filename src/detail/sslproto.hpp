@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,10 @@ class SSLProtocol final : public Transport, public BufferedProtocol, public Prot
   void wakeup_waiter(std::exception_ptr exc = nullptr) noexcept;
   void start_handshake();
   void check_handshake_timeout();
+  /// A callback (a timer's, a call_soon's) that runs `step` on this
+  /// protocol if it still exists: it must not keep the connection alive.
+  std::function<void()> if_alive(void (SSLProtocol::*step)());
+  void cancel_timers() noexcept;
   void do_handshake();
   void on_handshake_complete(std::exception_ptr exc);
   void start_shutdown();
