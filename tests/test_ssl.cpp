@@ -54,16 +54,6 @@ auto recorder_factory() {
   return [] { return std::make_shared<Recorder>(); };
 }
 
-/// The server side of the test_events TLS cases: `accepted` makes its
-/// protocols; on 127.0.0.1 (any port) when `path` is empty, else on that
-/// Unix socket path.
-Coroutine<Server> accepted_tls_server(NetLoop& t, Accepted& accepted, const ssl::SSLContext& sctx,
-                                      std::string path) {
-  auto factory = [&accepted] { return accepted(); };
-  if (path.empty()) co_return co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
-  co_return co_await create_unix_server(t.loop, factory, path, {.ssl = &sctx});
-}
-
 bool have_python() {
   static const bool ok = std::system("python3 -c 'import ssl' >/dev/null 2>&1") == 0;
   return ok;
@@ -195,7 +185,7 @@ TEST(SSLProto, test_create_connection_ssl_server_hostname_default) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = tls_test::client_context();
     ssl::SSLContext nocheck = simple_client_sslcontext();
     struct Case {
@@ -615,7 +605,7 @@ TEST(SSLProto, test_create_connection_ssl_failed_certificate) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext client_sslctx(ssl::PROTOCOL_TLS_CLIENT);  // ≙ simple_client_sslcontext(disable_verify=False)
     client_sslctx.check_hostname(false);
     Coroutine<std::pair<StreamReader, StreamWriter>> open = open_connection(
@@ -1014,7 +1004,7 @@ TEST(SSLProto, test_create_ssl_connection) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     const SocketAddress address = server.sockets().at(0).getsockname();
     auto connect = [&t, &address](const ssl::SSLContext* ctx) {
       return create_connection(t.loop, recorder_factory(), "127.0.0.1", address.port, {.ssl = ctx});
@@ -1029,7 +1019,7 @@ TEST(SSLProto, test_create_ssl_unix_connection) {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
     const std::string path = net_test::unix_path("ssl-unix-conn");
-    Server server = co_await accepted_tls_server(t, accepted, sctx, path);
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, path);
     auto connect = [&t, &path](const ssl::SSLContext* ctx) {
       return create_unix_connection(t.loop, recorder_factory(), path, {.ssl = ctx, .server_hostname = "127.0.0.1"});
     };
@@ -1079,7 +1069,7 @@ TEST(SSLProto, test_create_server_ssl) {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
     accepted.echo = false;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     const SocketAddress address = server.sockets().at(0).getsockname();
     EXPECT_EQ(address.host, "127.0.0.1");
     auto connect = [&t, &address](const ssl::SSLContext* ctx) {
@@ -1096,7 +1086,7 @@ TEST(SSLProto, test_create_unix_server_ssl) {
     Accepted accepted;
     accepted.echo = false;
     const std::string path = net_test::unix_path("ssl-unix-server");
-    Server server = co_await accepted_tls_server(t, accepted, sctx, path);
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, path);
     auto connect = [&t, &path](const ssl::SSLContext* ctx) {
       return create_unix_connection(t.loop, recorder_factory(), path, {.ssl = ctx, .server_hostname = ""});
     };
@@ -1110,7 +1100,7 @@ TEST(SSLProto, test_create_unix_server_ssl_verify_failed) {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
     const std::string path = net_test::unix_path("ssl-unix-verify");
-    Server server = co_await accepted_tls_server(t, accepted, sctx, path);
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, path);
     auto connect = [&t, &path](const ssl::SSLContext* ctx) {
       return create_unix_connection(t.loop, recorder_factory(), path, {.ssl = ctx, .server_hostname = "invalid"});
     };
@@ -1211,7 +1201,7 @@ TEST(SSLProto, test_get_extra_info_on_closed_connection) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = dummy_ssl_context();
     auto [tr, pr] = co_await create_connection(t.loop, recorder_factory(), "127.0.0.1", port_of(server), {.ssl = &cctx});
     EXPECT_TRUE(tr->get_extra_info("socket").has_value());
@@ -1227,7 +1217,7 @@ TEST(SSLProto, test_set_new_app_protocol) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = dummy_ssl_context();
     auto [tr, pr] = co_await create_connection(t.loop, recorder_factory(), "127.0.0.1", port_of(server), {.ssl = &cctx});
     EXPECT_EQ(tr->get_protocol(), pr);
@@ -1252,7 +1242,7 @@ TEST(SSLProto, test_data_received_after_closing) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = dummy_ssl_context();
     auto [tr, pr] = co_await create_connection(t.loop, recorder_factory(), "127.0.0.1", port_of(server), {.ssl = &cctx});
     tr->write(std::string(100000, 'd'));
@@ -1270,7 +1260,7 @@ TEST(SSLProto, test_write_after_closing) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = dummy_ssl_context();
     auto [tr, pr] = co_await create_connection(t.loop, recorder_factory(), "127.0.0.1", port_of(server), {.ssl = &cctx});
     tr->write("before");
@@ -1291,7 +1281,7 @@ TEST(SSLProto, test_close_during_ssl_over_ssl) {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
     accepted.echo = false;  // never answers the inner ClientHello
-    Server server = co_await accepted_tls_server(t, accepted, sctx, "");
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     ssl::SSLContext cctx = dummy_ssl_context();
     auto [outer, pr] =
         co_await create_connection(t.loop, recorder_factory(), "127.0.0.1", port_of(server), {.ssl = &cctx});

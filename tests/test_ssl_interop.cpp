@@ -225,13 +225,7 @@ TEST(TlsInterop, RenegotiationRefused) {
     EXPECT_EQ(co_await client.wait(peer_timeout), 0);
     EXPECT_EQ(client.output(), "True True True\n");
     EXPECT_EQ(seen, "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure");
-    // Still serving.
-    ssl::SSLContext cctx = tls_test::client_context();
-    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server), {.ssl = &cctx, .server_hostname = "localhost"});
-    writer.write("x");
-    EXPECT_EQ(co_await reader.readexactly(1), "x");
-    writer.close();
-    co_await writer.wait_closed();
+    co_await tls_test::expect_still_serving(port_of(server));
     (void)t;
     co_await net_test::close_server(server);
   });

@@ -102,8 +102,7 @@ TEST(SSLProto, test_create_server_ssl_verified) {
     ssl::SSLContext cctx = tls_test::client_context();
     cctx.set_alpn_protocols({"http/1.1"});
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
                                                    {.ssl = &cctx, .server_hostname = "localhost"});
@@ -162,8 +161,7 @@ TEST(SSLProto, LargeTransferBothWays) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     auto [tr, client] = co_await create_connection(t.loop, client_factory, "localhost", port_of(server),
                                                    {.family = AF_INET, .ssl = &cctx});
@@ -205,8 +203,7 @@ TEST(SSLProto, test_create_server_ssl_verify_failed) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx(ssl::PROTOCOL_TLS_CLIENT);  // no CA
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> connect =
         create_connection(t.loop, client_factory, "127.0.0.1", port_of(server), {.ssl = &cctx});
@@ -235,8 +232,7 @@ TEST(SSLProto, test_create_server_ssl_match_failed) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> connect = create_connection(
         t.loop, client_factory, "127.0.0.1", port_of(server), {.ssl = &cctx, .server_hostname = "invalid"});
@@ -254,8 +250,7 @@ TEST(SSLProto, IpAddressMismatch) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> connect = create_connection(
         t.loop, client_factory, "127.0.0.1", port_of(server), {.ssl = &cctx, .server_hostname = "127.0.0.2"});
@@ -271,8 +266,7 @@ TEST(SSLProto, ExpiredCertificate) {
     ssl::SSLContext sctx = tls_test::server_context(tls_test::certs().expired_cert);
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> connect =
         create_connection(t.loop, client_factory, "localhost", port_of(server), {.family = AF_INET, .ssl = &cctx});
@@ -287,8 +281,7 @@ TEST(SSLProto, SelfSignedCertificate) {
     ssl::SSLContext sctx = tls_test::server_context(tls_test::certs().self_cert, tls_test::certs().self_key);
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     Coroutine<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Recorder>>> connect =
         create_connection(t.loop, client_factory, "127.0.0.1", port_of(server), {.ssl = &cctx});
@@ -396,8 +389,7 @@ TEST(SSLProto, GarbageInsteadOfClientHello) {
   run_net([](NetLoop& t) -> Coroutine<> {
     ssl::SSLContext sctx = tls_test::server_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     const int fd = net_test::raw_connect(port_of(server));
     const char req[] = "GET / HTTP/1.0\r\n\r\n";
     EXPECT_EQ(::send(fd, req, sizeof req - 1, 0), static_cast<ssize_t>(sizeof req - 1));
@@ -412,13 +404,7 @@ TEST(SSLProto, GarbageInsteadOfClientHello) {
     EXPECT_TRUE(got.empty() || got[0] == '\x15');  // nothing, or a TLS alert record
     ::close(fd);
     EXPECT_EQ(accepted.list.at(0)->state, "INITIAL");
-    // Still serving.
-    ssl::SSLContext cctx = tls_test::client_context();
-    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server), {.ssl = &cctx, .server_hostname = "localhost"});
-    writer.write("x");
-    EXPECT_EQ(co_await reader.readexactly(1), "x");
-    writer.close();
-    co_await writer.wait_closed();
+    co_await tls_test::expect_still_serving(port_of(server));
     co_await net_test::close_server(server);
   });
 }
@@ -430,8 +416,7 @@ TEST(SSLProto, PeerClosesWithoutCloseNotify) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
                                                    {.ssl = &cctx, .server_hostname = "localhost"});
@@ -467,8 +452,7 @@ TEST(SSLProto, BufferedProtocolOverTls) {
     ssl::SSLContext sctx = tls_test::server_context();
     ssl::SSLContext cctx = tls_test::client_context();
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<BufferedRecorder>(); };
     auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
                                                    {.ssl = &cctx, .server_hostname = "localhost"});
@@ -665,8 +649,7 @@ TEST(SSLProto, test_create_unix_server_ssl_verified) {
     ssl::SSLContext cctx = tls_test::client_context();
     const std::string path = net_test::unix_path("tls");
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_unix_server(t.loop, factory, path, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, path);
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     auto [tr, client] =
         co_await create_unix_connection(t.loop, client_factory, path, {.ssl = &cctx, .server_hostname = "localhost"});
@@ -757,8 +740,7 @@ TEST(SSLProto, ServernameCallback) {
       return 0;
     });
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     // Trusting only the self-signed certificate: works only if the switch happened.
     ssl::SSLContext trusting = ssl::create_default_context(ssl::Purpose::SERVER_AUTH, tls_test::certs().self_cert);
     auto client_factory = [] { return std::make_shared<Recorder>(); };
@@ -789,8 +771,7 @@ TEST(SSLProto, ClientCertificateRequired) {
     ssl::SSLContext cctx = tls_test::client_context();
     cctx.load_cert_chain(tls_test::certs().server_cert, tls_test::certs().server_key);
     Accepted accepted;
-    auto factory = [&accepted] { return accepted(); };
-    Server server = co_await create_server(t.loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+    Server server = co_await tls_test::accepted_tls_server(t.loop, accepted, sctx, "");
     auto client_factory = [] { return std::make_shared<Recorder>(); };
     auto [tr, client] = co_await create_connection(t.loop, client_factory, "127.0.0.1", port_of(server),
                                                    {.ssl = &cctx, .server_hostname = "localhost"});

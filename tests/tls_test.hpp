@@ -5,10 +5,15 @@
 #ifndef ASYNCIO_TESTS_TLS_TEST_HPP
 #define ASYNCIO_TESTS_TLS_TEST_HPP
 
+#include <asyncio/base_events.hpp>
+#include <asyncio/coroutine.hpp>
+#include <asyncio/events.hpp>
 #include <asyncio/protocols.hpp>
 #include <asyncio/ssl.hpp>
+#include <asyncio/streams.hpp>
 #include <asyncio/transports.hpp>
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -117,6 +122,27 @@ struct Accepted {
     return p;
   }
 };
+
+/// A TLS server whose protocols `accepted` makes: on 127.0.0.1 (any port)
+/// when `path` is empty, else on that Unix socket path.
+inline asyncio::Coroutine<asyncio::Server> accepted_tls_server(asyncio::EventLoop& loop, Accepted& accepted,
+                                                               const asyncio::ssl::SSLContext& sctx, std::string path) {
+  auto factory = [&accepted] { return accepted(); };
+  if (path.empty()) co_return co_await asyncio::create_server(loop, factory, "127.0.0.1", 0, {.ssl = &sctx});
+  co_return co_await asyncio::create_unix_server(loop, factory, path, {.ssl = &sctx});
+}
+
+/// After a failed handshake: a verified client still gets "x" echoed by
+/// the echoing TLS server on 127.0.0.1:`port` (the server goes on serving).
+inline asyncio::Coroutine<> expect_still_serving(int port) {
+  asyncio::ssl::SSLContext cctx = client_context();
+  auto [reader, writer] =
+      co_await asyncio::open_connection("127.0.0.1", port, {.ssl = &cctx, .server_hostname = "localhost"});
+  writer.write("x");
+  EXPECT_EQ(co_await reader.readexactly(1), "x");
+  writer.close();
+  co_await writer.wait_closed();
+}
 
 }  // namespace tls_test
 
