@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -346,6 +347,34 @@ function_coroutine_t<F, A...> owned_call(F&& f, A&&... args) {
   return call_owned<function_coroutine_t<F, A...>, std::decay_t<F>, std::decay_t<A>...>(std::forward<F>(f),
                                                                                          std::forward<A>(args)...);
 }
+
+/// The slow path of an operation that completes in await_ready() when it
+/// can (a stream read, a drain, a datagram) and otherwise awaits a
+/// coroutine inside the awaiting task: that coroutine and its awaiter,
+/// kept in the operation (the awaiter refers to the coroutine).
+template <class T>
+class AwaitedCoroutine {
+ public:
+  /// await_suspend() of `coro`, made the operation's own.
+  template <class P>
+  bool suspend(Coroutine<T> coro, std::coroutine_handle<P> parent) {
+    coro_ = std::move(coro);
+    awaiting_.emplace(coro_);
+    awaiting_->awaiter.await_ready();
+    return awaiting_->awaiter.await_suspend(parent);
+  }
+  /// await_resume() of the coroutine; only after suspend().
+  T resume() { return awaiting_->awaiter.await_resume(); }
+  bool suspended() const noexcept { return awaiting_.has_value(); }
+
+ private:
+  struct Awaiting {
+    explicit Awaiting(Coroutine<T>& c) noexcept : awaiter(c.operator co_await()) {}
+    CoroutineAwaiter<T> awaiter;
+  };
+  Coroutine<T> coro_;
+  std::optional<Awaiting> awaiting_;
+};
 
 }  // namespace detail
 

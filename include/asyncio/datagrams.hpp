@@ -63,16 +63,13 @@ class [[nodiscard]] DatagramOp {
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> parent) {
-    wait_ = waiting(false);
-    awaiting_.emplace(wait_);
-    awaiting_->awaiter.await_ready();
-    return awaiting_->awaiter.await_suspend(parent);
+    return wait_.suspend(waiting(false), parent);
   }
   T await_resume() {
     if constexpr (std::is_void_v<T>) {
-      if (!ready_) awaiting_->awaiter.await_resume();
+      if (!ready_) wait_.resume();
     } else {
-      return ready_ ? receive_now(s_) : awaiting_->awaiter.await_resume();
+      return ready_ ? receive_now(s_) : wait_.resume();
     }
   }
   /// The operation as a coroutine (not yet awaited).
@@ -85,15 +82,8 @@ class [[nodiscard]] DatagramOp {
     else
       return receive_waiting(s_, keep);
   }
-  /// The awaiter of wait_, made in place (it refers to wait_).
-  struct Awaiting {
-    explicit Awaiting(Coroutine<T>& c) noexcept : awaiter(c.operator co_await()) {}
-    CoroutineAwaiter<T> awaiter;
-  };
-
   DatagramStreamState* s_;
-  Coroutine<T> wait_;
-  std::optional<Awaiting> awaiting_;
+  AwaitedCoroutine<T> wait_;
   bool started_ = false;
   bool ready_ = false;
 };

@@ -76,15 +76,12 @@ class [[nodiscard]] StreamRead {
       on_waiter_.emplace(waiter_.state(), WaitEntry::Nothing{});
       return on_waiter_->await_suspend(parent);
     }
-    if (!wait_) wait_ = waiting();
-    awaiting_.emplace(wait_);
-    awaiting_->awaiter.await_ready();
-    return awaiting_->awaiter.await_suspend(parent);
+    return awaited_.suspend(wait_ ? std::move(wait_) : waiting(), parent);
   }
   std::string await_resume() {
     if (ready_ != not_ready) return take();
     if (waiter_) return end_read_wait();
-    return awaiting_->awaiter.await_resume();
+    return awaited_.resume();
   }
   /// The read as a coroutine (not yet awaited).
   operator Coroutine<std::string>() &&;
@@ -102,17 +99,12 @@ class [[nodiscard]] StreamRead {
   void begin_read_wait();
   std::string end_read_wait();
   Coroutine<std::string> waiting() const;
-  /// The awaiter of wait_, made in place (it refers to wait_).
-  struct Awaiting {
-    explicit Awaiting(Coroutine<std::string>& c) noexcept : awaiter(c.operator co_await()) {}
-    CoroutineAwaiter<std::string> awaiter;
-  };
 
   StreamReaderState* s_;
   std::ptrdiff_t n_ = 0;
   std::string separator_;         // readuntil() with one separator
   Coroutine<std::string> wait_;   // made at the call for several separators or bad ones
-  std::optional<Awaiting> awaiting_;
+  AwaitedCoroutine<std::string> awaited_;
   Future<> waiter_;  // read(n)'s wait
   std::optional<FutureAwaiter<WaitEntry::Nothing>> on_waiter_;
   std::size_t ready_ = not_ready;
@@ -249,13 +241,10 @@ class [[nodiscard]] StreamDrain {
   }
   template <class P>
   bool await_suspend(std::coroutine_handle<P> parent) {
-    wait_ = waiting();
-    awaiting_.emplace(wait_);
-    awaiting_->awaiter.await_ready();
-    return awaiting_->awaiter.await_suspend(parent);
+    return wait_.suspend(waiting(), parent);
   }
   void await_resume() {
-    if (awaiting_) awaiting_->awaiter.await_resume();
+    if (wait_.suspended()) wait_.resume();
   }
   /// The drain as a coroutine (not yet awaited).
   operator Coroutine<>() &&;
@@ -263,14 +252,9 @@ class [[nodiscard]] StreamDrain {
  private:
   bool ready() const noexcept;
   Coroutine<> waiting() const;
-  struct Awaiting {
-    explicit Awaiting(Coroutine<>& c) noexcept : awaiter(c.operator co_await()) {}
-    CoroutineAwaiter<void> awaiter;
-  };
 
   std::shared_ptr<StreamWriterState> w_;
-  Coroutine<> wait_;
-  std::optional<Awaiting> awaiting_;
+  AwaitedCoroutine<void> wait_;
   bool started_ = false;
 };
 }  // namespace detail
