@@ -471,7 +471,8 @@ void SSLProtocol::write(std::string_view data) {
 void SSLProtocol::writelines(std::span<const std::string_view> list) { write_appdata(list); }
 
 void SSLProtocol::write_eof() {
-  // ≙ NotImplementedError: TLS 1.2 has no half-close.
+  // CPython raises a bare NotImplementedError, which is a RuntimeError:
+  // TLS 1.2 has no half-close (can_write_eof() is false).
   throw RuntimeError("write_eof() is not supported by TLS transports");
 }
 

@@ -133,6 +133,7 @@ TEST(SSLProto, test_create_server_ssl_verified) {
     EXPECT_TRUE(std::any_cast<ssl::SSLContext>(tr->get_extra_info("sslcontext")) == cctx);
     EXPECT_TRUE(tr->get_extra_info("peername").has_value());  // from the raw transport
     EXPECT_FALSE(tr->can_write_eof());
+    EXPECT_THROW(tr->write_eof(), RuntimeError);  // ≙ NotImplementedError, a RuntimeError
     // The server side's view.
     EXPECT_EQ(accepted.list.size(), 1u);
     auto& srv = *accepted.list.at(0);
